@@ -1,0 +1,71 @@
+package sdk
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	pb "github.com/exportd/exportd/sdk/proto/destination/v1"
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+)
+
+// ProtocolVersion is the version of the destination protocol this package
+// speaks. The daemon refuses plugins built for another version.
+const ProtocolVersion = 1
+
+// PluginPrefix starts the file name of every destination plugin binary.
+const PluginPrefix = "exportd-plugin-"
+
+// Handshake is the go-plugin handshake shared by the daemon and plugins.
+// The cookie is not a secret: it stops a plugin binary from being run by
+// hand, and says what it is when someone tries.
+var Handshake = plugin.HandshakeConfig{
+	ProtocolVersion:  ProtocolVersion,
+	MagicCookieKey:   "EXPORTD_DESTINATION_PLUGIN",
+	MagicCookieValue: "7d1f0c2a-exportd-destination",
+}
+
+// pluginName is the key under which the destination service is dispensed.
+const pluginName = "destination"
+
+// grpcPlugin is the go-plugin glue for the destination service.
+type grpcPlugin struct {
+	plugin.NetRPCUnsupportedPlugin
+	impl *server
+}
+
+func (p *grpcPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
+	pb.RegisterDestinationServer(s, p.impl)
+	return nil
+}
+
+func (p *grpcPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
+	return pb.NewDestinationClient(c), nil
+}
+
+// Serve runs p as a destination plugin. A plugin's main function calls it
+// and nothing else; it returns when the daemon stops the plugin. Run by
+// hand, the binary explains that it is a plugin and exits with status 1.
+func Serve(p Plugin) {
+	srv, err := newServer(p)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "exportd plugin: %v\n", err)
+		os.Exit(1)
+	}
+	plugin.Serve(&plugin.ServeConfig{
+		HandshakeConfig: Handshake,
+		Plugins:         plugin.PluginSet{pluginName: &grpcPlugin{impl: srv}},
+		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
+			opts = append(opts, grpc.MaxRecvMsgSize(MaxMessageSize), grpc.MaxSendMsgSize(MaxMessageSize))
+			return grpc.NewServer(opts...)
+		},
+		Logger: hclog.New(&hclog.LoggerOptions{
+			Name:       "go-plugin",
+			Level:      hclog.Info,
+			Output:     stderr,
+			JSONFormat: true,
+		}),
+	})
+}
