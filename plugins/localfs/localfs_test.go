@@ -1,0 +1,136 @@
+package localfs_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/exportd/exportd/internal/testsupport"
+	"github.com/exportd/exportd/plugins/localfs"
+	"github.com/exportd/exportd/sdk"
+	"github.com/exportd/exportd/sdk/destinationtest"
+	"github.com/exportd/exportd/sdk/legacylayout"
+)
+
+// inspector reads a localfs destination back from disk.
+type inspector struct {
+	root   string
+	layout legacylayout.Layout
+}
+
+func (in inspector) Receipt(context.Context) ([]byte, error) {
+	b, err := os.ReadFile(filepath.Join(in.root, filepath.FromSlash(in.layout.ReceiptKey())))
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	return b, err
+}
+
+func (in inspector) File(_ context.Context, info sdk.ExportInfo, table string, index int) ([]byte, error) {
+	return os.ReadFile(filepath.Join(in.root, filepath.FromSlash(in.layout.FileKey(info.Time, table, index))))
+}
+
+func TestConformance(t *testing.T) {
+	destinationtest.Run(t, destinationtest.Harness{
+		Binary: testsupport.Binary(t, "./plugins/localfs/cmd/exportd-plugin-localfs", "exportd-plugin-localfs"),
+		New: func(t *testing.T) (map[string]any, destinationtest.Inspector) {
+			root := t.TempDir()
+			return map[string]any{"path": root, "folder": "/dumps/acme/"},
+				inspector{root: root, layout: legacylayout.Layout{Folder: "dumps/acme"}}
+		},
+		Invalid: []destinationtest.InvalidConfig{
+			{Name: "missing path", Config: map[string]any{"folder": "x"}, Attribute: "path"},
+			{Name: "empty path", Config: map[string]any{"path": ""}, Attribute: "path"},
+			{Name: "dot-dot folder", Config: map[string]any{"path": "/tmp/x", "folder": "a/../b"}, Attribute: "folder"},
+			{Name: "folder with empty segment", Config: map[string]any{"path": "/tmp/x", "folder": "a//b"}, Attribute: "folder"},
+			{Name: "path of the wrong type", Config: map[string]any{"path": 42}, Attribute: "path"},
+		},
+	})
+}
+
+// TestLayout checks the exact keys and receipt of a dump, in process.
+func TestLayout(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	d, err := localfs.Plugin{}.Configure(ctx, "acme", sdk.NewConfig(map[string]any{"path": root, "folder": "exports"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2023, 3, 14, 4, 3, 7, 963883000, time.UTC)
+	exp, err := d.Begin(ctx, sdk.ExportInfo{ID: "x", Account: "acme", RunID: "r1", Time: at, Tables: []string{"companies", "events"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spool := t.TempDir()
+	put := func(table string, index int, body string) {
+		p := filepath.Join(spool, table+body)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := exp.Put(ctx, sdk.File{Table: table, Index: index, Path: p, Size: int64(len(body)), SHA256: sha(body)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("companies", 0, "c0")
+	put("events", 0, "e0")
+	put("events", 1, "e1")
+	rc, err := exp.Commit(ctx, sdk.Manifest{Tables: []sdk.TableManifest{{Name: "companies", Files: 1}, {Name: "events", Files: 2}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var got []string
+	filepath.WalkDir(root, func(p string, e os.DirEntry, err error) error {
+		if err == nil && !e.IsDir() {
+			rel, _ := filepath.Rel(root, p)
+			got = append(got, filepath.ToSlash(rel))
+		}
+		return err
+	})
+	want := []string{
+		"exports/2023-03-14T04:03/companies/companies_000000000000.parquet.gz",
+		"exports/2023-03-14T04:03/events/events_000000000000.parquet.gz",
+		"exports/2023-03-14T04:03/events/events_000000000001.parquet.gz",
+		"exports/receipt.json",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("files:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	const wantReceipt = `{
+  "timestamp": "2023-03-14T04:03:07.963883Z",
+  "tables": {
+    "companies": {
+      "folder": "exports/2023-03-14T04:03/companies",
+      "total_file_count": 1
+    },
+    "events": {
+      "folder": "exports/2023-03-14T04:03/events",
+      "total_file_count": 2
+    }
+  }
+}
+`
+	if string(rc.Body) != wantReceipt {
+		t.Fatalf("receipt:\n%s\nwant:\n%s", rc.Body, wantReceipt)
+	}
+	var parsed map[string]any
+	if err := json.Unmarshal(rc.Body, &parsed); err != nil {
+		t.Fatal(err)
+	}
+
+	// An older dump finishing later never replaces the newer receipt.
+	old, err := d.Begin(ctx, sdk.ExportInfo{ID: "y", Account: "acme", RunID: "r0", Time: at.Add(-time.Hour), Tables: []string{"companies"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.Commit(ctx, sdk.Manifest{Tables: []sdk.TableManifest{{Name: "companies", Files: 1}}}); sdk.KindOf(err) != sdk.KindPermanent {
+		t.Fatalf("older commit: %v, want a permanent error", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(root, "exports", "receipt.json")); string(b) != wantReceipt {
+		t.Fatal("older dump replaced the receipt")
+	}
+}
