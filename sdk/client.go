@@ -21,6 +21,8 @@ type LaunchConfig struct {
 	// Args and Env are passed to it; Env adds to the daemon's environment.
 	Args []string
 	Env  []string
+	// Dir is the plugin's working directory; empty means the caller's.
+	Dir string
 	// Logger receives the plugin's log records. Nil discards them.
 	Logger *slog.Logger
 	// StartTimeout bounds the handshake. Zero means one minute.
@@ -51,6 +53,7 @@ func Launch(ctx context.Context, cfg LaunchConfig) (*Client, error) {
 	}
 	cmd := exec.Command(cfg.Path, cfg.Args...)
 	cmd.Env = append(cmd.Environ(), cfg.Env...)
+	cmd.Dir = cfg.Dir
 	pc := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  Handshake,
 		Plugins:          plugin.PluginSet{pluginName: &grpcPlugin{}},

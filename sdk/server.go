@@ -66,6 +66,7 @@ func (s *server) Configure(ctx context.Context, r *pb.ConfigureRequest) (*pb.Con
 	s.mu.Lock()
 	s.dests[r.GetDestination()] = d
 	s.mu.Unlock()
+	Logger().Debug("destination configured", "destination", r.GetDestination())
 	return &pb.ConfigureResponse{}, nil
 }
 
@@ -108,6 +109,7 @@ func (s *server) Begin(ctx context.Context, r *pb.BeginRequest) (*pb.BeginRespon
 	s.mu.Lock()
 	s.exports[handle] = newGuardedExport(exp, info.Tables)
 	s.mu.Unlock()
+	Logger().Debug("export begun", "destination", r.GetDestination(), "export_id", info.ID, "account", info.Account, "run_id", info.RunID)
 	return &pb.BeginResponse{Handle: handle}, nil
 }
 
@@ -161,6 +163,7 @@ func (s *server) Commit(ctx context.Context, r *pb.CommitRequest) (*pb.CommitRes
 		return nil, toStatus(err)
 	}
 	s.forget(r.GetHandle())
+	Logger().Info("export committed", "receipt", rc.Location)
 	return &pb.CommitResponse{Location: rc.Location, Receipt: rc.Body}, nil
 }
 

@@ -1,0 +1,268 @@
+// Package pluginhost runs exportd's destination plugins: it finds their
+// binaries, verifies pinned checksums, launches them through the sdk
+// client, configures their destinations, restarts a plugin that crashes
+// and forwards plugin logs into the daemon's log.
+//
+// It knows nothing of what destinations do with files, nor of jobs, NATS
+// or sources. A plugin that dies mid-export makes that export's calls fail
+// with a retryable error; the job engine decides what to do.
+package pluginhost
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/exportd/exportd/sdk"
+)
+
+// Spec says where a plugin's binary is and what it must hash to.
+type Spec struct {
+	Name string
+	// Path is the executable; empty means exportd-plugin-<Name> in the
+	// plugin directory.
+	Path string
+	// SHA256 pins the binary's digest (lower-case hex); empty pins nothing.
+	SHA256 string
+}
+
+// Options configure a Host.
+type Options struct {
+	// Dir is where plugins without an explicit path are found.
+	Dir string
+	// WorkDir is the plugins' working directory, so that relative paths in
+	// their configuration mean what the operator meant.
+	WorkDir string
+	Logger  *slog.Logger
+	// OnRestart, when set, is called each time a crashed plugin is
+	// restarted (for metrics).
+	OnRestart func(plugin string)
+	// PollInterval is how often plugins are checked for liveness.
+	PollInterval time.Duration
+}
+
+// ErrChecksumMismatch is returned when a pinned plugin binary does not
+// hash to its pinned SHA-256.
+var ErrChecksumMismatch = errors.New("plugin binary does not match its pinned sha256")
+
+// ErrNotInstalled is returned when a plugin's binary cannot be found.
+var ErrNotInstalled = errors.New("plugin is not installed")
+
+// Host owns the running plugin processes. Its methods are safe for
+// concurrent use.
+type Host struct {
+	opts Options
+	log  *slog.Logger
+
+	mu      sync.Mutex
+	plugins map[string]*plugin
+	dests   map[string]*destination
+
+	supervising bool
+	stop        chan struct{}
+	done        chan struct{}
+}
+
+// plugin is one plugin binary and its current process.
+type plugin struct {
+	spec   Spec
+	path   string
+	client *sdk.Client // nil while restarting
+	next   time.Time   // earliest next restart attempt
+	delay  time.Duration
+}
+
+// New returns a Host for the given plugin specs. It starts nothing.
+func New(specs []Spec, opts Options) *Host {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.PollInterval == 0 {
+		opts.PollInterval = 500 * time.Millisecond
+	}
+	h := &Host{
+		opts:    opts,
+		log:     opts.Logger,
+		plugins: map[string]*plugin{},
+		dests:   map[string]*destination{},
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+	for _, s := range specs {
+		h.plugins[s.Name] = &plugin{spec: s}
+	}
+	return h
+}
+
+// Resolve returns the path of a plugin's executable, from its spec or the
+// plugin directory.
+func (h *Host) Resolve(name string) (string, error) {
+	h.mu.Lock()
+	p, ok := h.plugins[name]
+	h.mu.Unlock()
+	path := ""
+	if ok {
+		path = p.spec.Path
+	}
+	if path == "" {
+		if h.opts.Dir == "" {
+			return "", fmt.Errorf("%w: %s (no plugin %q block with a path and no plugin_dir)", ErrNotInstalled, name, name)
+		}
+		path = filepath.Join(h.opts.Dir, sdk.PluginPrefix+name)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return "", fmt.Errorf("%w: %s: %v", ErrNotInstalled, name, err)
+	}
+	if st.IsDir() || st.Mode().Perm()&0o111 == 0 {
+		return "", fmt.Errorf("%w: %s: %s is not an executable file", ErrNotInstalled, name, path)
+	}
+	return path, nil
+}
+
+// Launch starts the named plugins, verifying pinned checksums first, and
+// begins supervising them. Plugins without a spec are looked up in the
+// plugin directory.
+func (h *Host) Launch(ctx context.Context, names []string) error {
+	sort.Strings(names)
+	for _, name := range names {
+		h.mu.Lock()
+		p, ok := h.plugins[name]
+		if !ok {
+			p = &plugin{spec: Spec{Name: name}}
+			h.plugins[name] = p
+		}
+		h.mu.Unlock()
+		if p.client != nil {
+			continue
+		}
+		path, err := h.Resolve(name)
+		if err != nil {
+			return err
+		}
+		p.path = path
+		c, err := h.start(ctx, p)
+		if err != nil {
+			return err
+		}
+		h.mu.Lock()
+		p.client = c
+		h.mu.Unlock()
+	}
+	h.mu.Lock()
+	if !h.supervising {
+		h.supervising = true
+		go h.supervise()
+	}
+	h.mu.Unlock()
+	return nil
+}
+
+// start verifies and launches one plugin process.
+func (h *Host) start(ctx context.Context, p *plugin) (*sdk.Client, error) {
+	if p.spec.SHA256 != "" {
+		if err := verify(p.path, p.spec.SHA256); err != nil {
+			return nil, fmt.Errorf("plugin %s: %w", p.spec.Name, err)
+		}
+	}
+	c, err := sdk.Launch(ctx, sdk.LaunchConfig{
+		Path:   p.path,
+		Dir:    h.opts.WorkDir,
+		Logger: h.log.With("plugin", p.spec.Name),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("plugin %s: %w", p.spec.Name, err)
+	}
+	if got := c.Schema().Name; got != p.spec.Name {
+		c.Kill()
+		return nil, fmt.Errorf("plugin %s: binary %s says it is plugin %q", p.spec.Name, p.path, got)
+	}
+	h.log.Info("plugin started", "plugin", p.spec.Name, "path", p.path, "version", c.Schema().Version, "pid", c.PID())
+	return c, nil
+}
+
+// verify hashes the file at path and compares it with the pinned digest.
+func verify(path, want string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return fmt.Errorf("hash %s: %w", path, err)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != want {
+		return fmt.Errorf("%w: %s has sha256 %s, the configuration pins %s", ErrChecksumMismatch, path, got, want)
+	}
+	return nil
+}
+
+// Schema returns a launched plugin's schema.
+func (h *Host) Schema(name string) (sdk.Schema, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	p, ok := h.plugins[name]
+	if !ok || p.client == nil {
+		return sdk.Schema{}, fmt.Errorf("plugin %s is not running", name)
+	}
+	return p.client.Schema(), nil
+}
+
+// Configure sends a destination's configuration to its plugin and returns
+// a Destination that survives plugin restarts: the host configures the
+// destination again in a restarted process.
+func (h *Host) Configure(ctx context.Context, name, pluginName string, cfg sdk.Config) (sdk.Destination, error) {
+	h.mu.Lock()
+	p, ok := h.plugins[pluginName]
+	var c *sdk.Client
+	if ok {
+		c = p.client
+	}
+	h.mu.Unlock()
+	if c == nil {
+		return nil, fmt.Errorf("plugin %s is not running", pluginName)
+	}
+	remote, err := c.Configure(ctx, name, cfg)
+	if err != nil {
+		return nil, err
+	}
+	d := &destination{host: h, name: name, plugin: pluginName, cfg: cfg, remote: remote, client: c}
+	h.mu.Lock()
+	h.dests[name] = d
+	h.mu.Unlock()
+	return d, nil
+}
+
+// Close stops supervising and stops every plugin process. It is safe to
+// call more than once.
+func (h *Host) Close() {
+	h.mu.Lock()
+	select {
+	case <-h.stop:
+	default:
+		close(h.stop)
+	}
+	supervising := h.supervising
+	h.mu.Unlock()
+	if supervising {
+		<-h.done
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, p := range h.plugins {
+		if p.client != nil {
+			p.client.Kill()
+			p.client = nil
+		}
+	}
+}

@@ -1,0 +1,186 @@
+package pluginhost
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/exportd/exportd/internal/testsupport"
+	"github.com/exportd/exportd/sdk"
+)
+
+// syncBuffer collects log output from several goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func newHost(t *testing.T, specs []Spec, logs *syncBuffer) (*Host, *atomic.Int32) {
+	t.Helper()
+	var restarts atomic.Int32
+	if logs == nil {
+		logs = &syncBuffer{}
+	}
+	h := New(specs, Options{
+		Dir:          testsupport.PluginDir(t, "localfs"),
+		Logger:       slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		OnRestart:    func(string) { restarts.Add(1) },
+		PollInterval: 50 * time.Millisecond,
+	})
+	t.Cleanup(h.Close)
+	return h, &restarts
+}
+
+func TestLaunchConfigureCheck(t *testing.T) {
+	ctx := context.Background()
+	logs := &syncBuffer{}
+	h, _ := newHost(t, nil, logs)
+	if err := h.Launch(ctx, []string{"localfs"}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := h.Schema("localfs")
+	if err != nil || s.Name != "localfs" {
+		t.Fatalf("schema %+v, %v", s, err)
+	}
+	d, err := h.Configure(ctx, "d1", "localfs", sdk.NewConfig(map[string]any{"path": t.TempDir()}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msg, err := d.Check(ctx); err != nil || !strings.Contains(msg, "writable") {
+		t.Fatalf("check: %q %v", msg, err)
+	}
+	// A bad configuration comes back as a configuration error naming the attribute.
+	_, err = h.Configure(ctx, "d2", "localfs", sdk.NewConfig(map[string]any{"path": "/x", "folder": "../up"}))
+	if sdk.KindOf(err) != sdk.KindConfiguration || sdk.AttributeOf(err) != "folder" {
+		t.Fatalf("bad config: %v", err)
+	}
+	// The plugin's own log records reach the daemon's log, tagged with its name.
+	waitFor(t, func() bool { return strings.Contains(logs.String(), `msg="destination configured"`) })
+	if !strings.Contains(logs.String(), "plugin=localfs") {
+		t.Fatalf("plugin logs not tagged:\n%s", logs)
+	}
+}
+
+func TestPinnedChecksum(t *testing.T) {
+	ctx := context.Background()
+	dir := testsupport.PluginDir(t, "localfs")
+	bin, _ := filepath.EvalSymlinks(filepath.Join(dir, "exportd-plugin-localfs"))
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(data)
+	good := hex.EncodeToString(sum[:])
+
+	h, _ := newHost(t, []Spec{{Name: "localfs", SHA256: good}}, nil)
+	if err := h.Launch(ctx, []string{"localfs"}); err != nil {
+		t.Fatalf("matching pin: %v", err)
+	}
+
+	bad := strings.Repeat("0", 64)
+	h2, _ := newHost(t, []Spec{{Name: "localfs", SHA256: bad}}, nil)
+	err = h2.Launch(ctx, []string{"localfs"})
+	if !errors.Is(err, ErrChecksumMismatch) {
+		t.Fatalf("mismatched pin: %v", err)
+	}
+	if !strings.Contains(err.Error(), good) || !strings.Contains(err.Error(), bad) {
+		t.Fatalf("error should show both digests: %v", err)
+	}
+	if _, err := h2.Schema("localfs"); err == nil {
+		t.Fatal("plugin with a bad checksum is running")
+	}
+}
+
+func TestNotInstalled(t *testing.T) {
+	h, _ := newHost(t, nil, nil)
+	err := h.Launch(context.Background(), []string{"nosuch"})
+	if !errors.Is(err, ErrNotInstalled) || !strings.Contains(err.Error(), "exportd-plugin-nosuch") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestRestartAfterCrash(t *testing.T) {
+	ctx := context.Background()
+	h, restarts := newHost(t, nil, nil)
+	if err := h.Launch(ctx, []string{"localfs"}); err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	d, err := h.Configure(ctx, "d1", "localfs", sdk.NewConfig(map[string]any{"path": root}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp, err := d.Begin(ctx, sdk.ExportInfo{ID: "e", Account: "a", RunID: "r", Time: time.Now().UTC(), Tables: []string{"t"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	h.mu.Lock()
+	pid := h.plugins["localfs"].client.PID()
+	h.mu.Unlock()
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+
+	// The export begun in the dead process fails, retryably.
+	spool := filepath.Join(t.TempDir(), "f")
+	os.WriteFile(spool, []byte("x"), 0o600)
+	sum := sha256.Sum256([]byte("x"))
+	waitFor(t, func() bool {
+		err = exp.Put(ctx, sdk.File{Table: "t", Path: spool, Size: 1, SHA256: sum[:]})
+		return err != nil
+	})
+	if !sdk.IsRetryable(err) {
+		t.Fatalf("put into a dead plugin: %v, want retryable", err)
+	}
+
+	// The plugin comes back, with its destinations configured again.
+	waitFor(t, func() bool { return restarts.Load() == 1 })
+	if _, err := d.Check(ctx); err != nil {
+		t.Fatalf("check after restart: %v", err)
+	}
+	exp2, err := d.Begin(ctx, sdk.ExportInfo{ID: "e2", Account: "a", RunID: "r", Time: time.Now().UTC(), Tables: []string{"t"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := exp2.Put(ctx, sdk.File{Table: "t", Path: spool, Size: 1, SHA256: sum[:]}); err != nil {
+		t.Fatalf("put after restart: %v", err)
+	}
+	if _, err := exp2.Commit(ctx, sdk.Manifest{Tables: []sdk.TableManifest{{Name: "t", Files: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in time")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
