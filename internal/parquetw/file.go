@@ -1,0 +1,121 @@
+package parquetw
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"fmt"
+	"hash"
+	"os"
+	"path/filepath"
+)
+
+// File is one finished parquet file of a table.
+type File struct {
+	Table string
+	// Index numbers the files of one table from 0, without gaps, in the
+	// order they are delivered.
+	Index int
+	// Path is the absolute path of the file in the writer's directory.
+	Path string
+	// Size is the file's length in bytes.
+	Size int64
+	// Rows is the number of rows in the file.
+	Rows int64
+	// SHA256 is the digest of the file's bytes, computed while writing.
+	SHA256 []byte
+}
+
+// fileName is the name of a table's file with the given index. It only
+// needs to be unique within the writer's directory: destinations name their
+// objects themselves.
+func fileName(table string, index int) string {
+	return fmt.Sprintf("%s_%012d.parquet", table, index)
+}
+
+// partialSuffix marks a file still being written, so that a crash leaves
+// files that cannot be mistaken for finished ones.
+const partialSuffix = ".partial"
+
+// output is the file being written: the parquet writer writes into it, and
+// every byte goes to both the file and the digest, through one buffer.
+type output struct {
+	f       *os.File
+	path    string // final path; the file is at path+partialSuffix until done
+	hash    hash.Hash
+	buf     *bufio.Writer
+	written int64 // bytes accepted, equal to the file's size once flushed
+}
+
+const outputBufferSize = 256 << 10
+
+// teeFile writes to the file and feeds the digest.
+type teeFile struct{ o *output }
+
+func (t teeFile) Write(p []byte) (int, error) {
+	n, err := t.o.f.Write(p)
+	t.o.hash.Write(p[:n])
+	return n, err
+}
+
+func createOutput(dir, table string, index int, reuse *bufio.Writer) (*output, error) {
+	path := filepath.Join(dir, fileName(table, index))
+	f, err := os.OpenFile(path+partialSuffix, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("create parquet file: %w", err)
+	}
+	o := &output{f: f, path: path, hash: sha256.New()}
+	if reuse != nil {
+		reuse.Reset(teeFile{o})
+		o.buf = reuse
+	} else {
+		o.buf = bufio.NewWriterSize(teeFile{o}, outputBufferSize)
+	}
+	return o, nil
+}
+
+func (o *output) Write(p []byte) (int, error) {
+	n, err := o.buf.Write(p)
+	o.written += int64(n)
+	return n, err
+}
+
+// finish flushes, syncs and closes the file, then gives it its final name.
+func (o *output) finish() error {
+	if err := o.buf.Flush(); err != nil {
+		return fmt.Errorf("write %s: %w", o.path, err)
+	}
+	if err := o.f.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", o.path, err)
+	}
+	if err := o.f.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", o.path, err)
+	}
+	o.f = nil
+	if err := os.Rename(o.path+partialSuffix, o.path); err != nil {
+		return fmt.Errorf("rename %s: %w", o.path, err)
+	}
+	return syncDir(filepath.Dir(o.path))
+}
+
+// discard closes and removes the file, finished or not.
+func (o *output) discard() {
+	if o.f != nil {
+		o.f.Close()
+		o.f = nil
+	}
+	os.Remove(o.path + partialSuffix)
+	os.Remove(o.path)
+}
+
+// syncDir makes a rename in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync directory %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync directory %s: %w", dir, err)
+	}
+	return nil
+}

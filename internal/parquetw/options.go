@@ -1,0 +1,203 @@
+package parquetw
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/compress"
+	"github.com/parquet-go/parquet-go/compress/gzip"
+	"github.com/parquet-go/parquet-go/compress/snappy"
+	"github.com/parquet-go/parquet-go/compress/zstd"
+)
+
+// Compression names the codec applied to every column chunk.
+type Compression string
+
+// The supported codecs. GZIP is the default because the S3 legacy layout
+// promises GZIP column chunks.
+const (
+	Gzip         Compression = "gzip"
+	Snappy       Compression = "snappy"
+	Zstd         Compression = "zstd"
+	Uncompressed Compression = "none"
+)
+
+// Defaults applied to zero-valued [Options] fields.
+const (
+	DefaultCompression        = Gzip
+	DefaultTargetFileSize     = 128 << 20
+	DefaultRowGroupRows       = 1 << 20
+	DefaultRowGroupBytes      = 32 << 20
+	DefaultPageBufferSize     = 1 << 20
+	DefaultDictionaryMaxBytes = 1 << 20
+)
+
+// Limits that Validate enforces. Anything outside them is a configuration
+// mistake rather than a tuning choice.
+const (
+	minPageBufferSize = 4 << 10
+	maxPageBufferSize = 64 << 20
+	// maxFileSize keeps a file, which S3 legacy sends as one PutObject,
+	// well under the 5 GiB single-request limit.
+	maxFileSize = 4 << 30
+)
+
+// defaultBatchRows is how many rows a TableWriter gathers before handing
+// them to the column writers. Larger batches amortise the per-call costs of
+// the column writers; smaller ones keep pages close to their target size.
+const defaultBatchRows = 1024
+
+// batchArenaBytes caps the bytes of string and binary values gathered in one
+// batch, so wide rows flush earlier than defaultBatchRows.
+const batchArenaBytes = 4 << 20
+
+// Options tune how a [TableWriter] encodes. The zero value is valid and
+// means every default.
+type Options struct {
+	// Compression is the codec of every column chunk; "" means gzip.
+	Compression Compression
+	// CompressionLevel is the codec's level: 1 (fastest) to 9 for gzip,
+	// 1 to 22 for zstd (mapped onto the encoder's four speeds). 0 means
+	// the codec's default. Snappy and none take no level.
+	CompressionLevel int
+
+	// TargetFileSize is the size, in bytes actually written, at which a
+	// file is finished and the next one started. A file ends at a row-group
+	// boundary at or just under the target. 0 means 128 MiB.
+	TargetFileSize int64
+
+	// RowGroupRows and RowGroupBytes bound a row group: it is flushed to
+	// the file when it holds that many rows or when its buffered pages
+	// (compressed, plus the pages being filled) reach that many bytes.
+	// Together with PageBufferSize they bound the writer's memory.
+	// 0 means 1Mi rows and 32 MiB.
+	RowGroupRows  int64
+	RowGroupBytes int64
+
+	// PageBufferSize is the uncompressed size at which a column's page is
+	// compressed and closed. 0 means 1 MiB.
+	PageBufferSize int
+
+	// batchRows overrides defaultBatchRows; tests use it to get several
+	// row groups or files out of few rows.
+	batchRows int
+}
+
+// withDefaults returns o with every zero field set to its default.
+func (o Options) withDefaults() Options {
+	if o.Compression == "" {
+		o.Compression = DefaultCompression
+	}
+	if o.TargetFileSize == 0 {
+		o.TargetFileSize = DefaultTargetFileSize
+	}
+	if o.RowGroupRows == 0 {
+		o.RowGroupRows = DefaultRowGroupRows
+	}
+	if o.RowGroupBytes == 0 {
+		o.RowGroupBytes = DefaultRowGroupBytes
+	}
+	if o.PageBufferSize == 0 {
+		o.PageBufferSize = DefaultPageBufferSize
+	}
+	if o.batchRows == 0 {
+		o.batchRows = defaultBatchRows
+	}
+	return o
+}
+
+// Validate reports every option that is out of range, each in its own
+// line of the joined error. Zero fields are valid: they select defaults.
+func (o Options) Validate() error {
+	var errs []error
+	switch o.Compression {
+	case "", Gzip:
+		if o.CompressionLevel != 0 && (o.CompressionLevel < gzip.BestSpeed || o.CompressionLevel > gzip.BestCompression) {
+			errs = append(errs, fmt.Errorf("gzip compression level %d outside 1..9", o.CompressionLevel))
+		}
+	case Zstd:
+		if o.CompressionLevel < 0 || o.CompressionLevel > 22 {
+			errs = append(errs, fmt.Errorf("zstd compression level %d outside 1..22", o.CompressionLevel))
+		}
+	case Snappy, Uncompressed:
+		if o.CompressionLevel != 0 {
+			errs = append(errs, fmt.Errorf("compression %s takes no level (got %d)", o.Compression, o.CompressionLevel))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("unknown compression %q (want gzip, snappy, zstd or none)", string(o.Compression)))
+	}
+	if o.TargetFileSize < 0 || o.TargetFileSize > maxFileSize {
+		errs = append(errs, fmt.Errorf("target file size %d outside 1..%d bytes", o.TargetFileSize, int64(maxFileSize)))
+	}
+	if o.RowGroupRows < 0 {
+		errs = append(errs, fmt.Errorf("row group rows %d is negative", o.RowGroupRows))
+	}
+	if o.RowGroupBytes < 0 {
+		errs = append(errs, fmt.Errorf("row group bytes %d is negative", o.RowGroupBytes))
+	}
+	if o.PageBufferSize != 0 && (o.PageBufferSize < minPageBufferSize || o.PageBufferSize > maxPageBufferSize) {
+		errs = append(errs, fmt.Errorf("page buffer size %d outside %d..%d bytes", o.PageBufferSize, minPageBufferSize, maxPageBufferSize))
+	}
+	if o.batchRows < 0 {
+		errs = append(errs, fmt.Errorf("batch rows %d is negative", o.batchRows))
+	}
+	return errors.Join(errs...)
+}
+
+// codecKey identifies a configured codec. Codecs keep pools of compressors,
+// so writers with the same settings share one codec value and its pool.
+type codecKey struct {
+	name  Compression
+	level int
+}
+
+var (
+	codecsMu sync.Mutex
+	codecs   = map[codecKey]compress.Codec{}
+)
+
+// codec returns the shared codec for validated, defaulted options.
+func (o Options) codec() compress.Codec {
+	key := codecKey{o.Compression, o.CompressionLevel}
+	codecsMu.Lock()
+	defer codecsMu.Unlock()
+	if c, ok := codecs[key]; ok {
+		return c
+	}
+	var c compress.Codec
+	switch o.Compression {
+	case Gzip:
+		level := o.CompressionLevel
+		if level == 0 {
+			level = gzip.DefaultCompression
+		}
+		c = &gzip.Codec{Level: level}
+	case Zstd:
+		c = &zstd.Codec{Level: zstdLevel(o.CompressionLevel)}
+	case Snappy:
+		c = &snappy.Codec{}
+	default:
+		c = &parquet.Uncompressed
+	}
+	codecs[key] = c
+	return c
+}
+
+// zstdLevel maps a zstd command-line level onto the encoder's four speeds,
+// the way the encoder's own documentation groups them.
+func zstdLevel(level int) zstd.Level {
+	switch {
+	case level == 0:
+		return zstd.DefaultLevel
+	case level < 3:
+		return zstd.SpeedFastest
+	case level < 6:
+		return zstd.SpeedDefault
+	case level < 10:
+		return zstd.SpeedBetterCompression
+	default:
+		return zstd.SpeedBestCompression
+	}
+}
