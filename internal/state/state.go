@@ -1,0 +1,144 @@
+// Package state keeps the job engine's shared state in JetStream KV
+// buckets, so that it survives restarts and is the same for every replica:
+//
+//   - destinations: per destination, the last committed dump (export time,
+//     run, receipt) and the latest export time ever reserved;
+//   - completed: the (destination, run) pairs already delivered, so that a
+//     redelivered event does not dump twice;
+//   - leases: per destination, which job may export to it right now;
+//   - runs and accounts: the events seen, and each account's latest run,
+//     for "latest wins" and re-exports.
+//
+// Every read-modify-write is a compare-and-set on the key's revision.
+package state
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Options configure the buckets.
+type Options struct {
+	// Prefix starts every bucket name.
+	Prefix   string
+	Replicas int
+	// LeaseTTL is how long a lease lives without renewal.
+	LeaseTTL time.Duration
+	// History is how long completed pairs and run events are kept.
+	History time.Duration
+}
+
+// Store is the shared state. It is safe for concurrent use.
+type Store struct {
+	destinations jetstream.KeyValue
+	completed    jetstream.KeyValue
+	leases       jetstream.KeyValue
+	runs         jetstream.KeyValue
+	accounts     jetstream.KeyValue
+	leaseTTL     time.Duration
+}
+
+// Open creates or updates the buckets, idempotently, and returns the store.
+func Open(ctx context.Context, js jetstream.JetStream, o Options) (*Store, error) {
+	if o.History == 0 {
+		o.History = 30 * 24 * time.Hour
+	}
+	if o.Replicas == 0 {
+		o.Replicas = 1
+	}
+	bucket := func(name, desc string, ttl time.Duration) (jetstream.KeyValue, error) {
+		kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket:      o.Prefix + "_" + name,
+			Description: desc,
+			TTL:         ttl,
+			Replicas:    o.Replicas,
+			Storage:     jetstream.FileStorage,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("create or update KV bucket %s_%s: %w", o.Prefix, name, err)
+		}
+		return kv, nil
+	}
+	s := &Store{leaseTTL: o.LeaseTTL}
+	var err error
+	if s.destinations, err = bucket("destinations", "exportd: last committed dump per destination", 0); err != nil {
+		return nil, err
+	}
+	if s.completed, err = bucket("completed", "exportd: (destination, run) pairs delivered", o.History); err != nil {
+		return nil, err
+	}
+	if s.leases, err = bucket("leases", "exportd: which job exports to a destination", o.LeaseTTL); err != nil {
+		return nil, err
+	}
+	if s.runs, err = bucket("runs", "exportd: modelling runs seen", o.History); err != nil {
+		return nil, err
+	}
+	if s.accounts, err = bucket("accounts", "exportd: latest modelling run per account", 0); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// get decodes a key's JSON value; ok is false when the key is absent.
+func get(ctx context.Context, kv jetstream.KeyValue, key string, v any) (rev uint64, ok bool, err error) {
+	e, err := kv.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("read %s/%s: %w", kv.Bucket(), key, err)
+	}
+	if err := json.Unmarshal(e.Value(), v); err != nil {
+		return 0, false, fmt.Errorf("decode %s/%s: %w", kv.Bucket(), key, err)
+	}
+	return e.Revision(), true, nil
+}
+
+// cas stores v under key if the key is still at rev (0: still absent).
+func cas(ctx context.Context, kv jetstream.KeyValue, key string, rev uint64, v any) (uint64, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return 0, err
+	}
+	if rev == 0 {
+		return kv.Create(ctx, key, b)
+	}
+	return kv.Update(ctx, key, b, rev)
+}
+
+// conflict reports whether err is a lost compare-and-set.
+func conflict(err error) bool {
+	return errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch)
+}
+
+// update runs a compare-and-set loop on key: fn sees the current value
+// (zero if absent) and changes it; it returns false to leave it alone.
+func update[T any](ctx context.Context, kv jetstream.KeyValue, key string, fn func(v *T, exists bool) (bool, error)) (T, error) {
+	for attempt := 0; ; attempt++ {
+		var v T
+		rev, ok, err := get(ctx, kv, key, &v)
+		if err != nil {
+			return v, err
+		}
+		change, err := fn(&v, ok)
+		if err != nil || !change {
+			return v, err
+		}
+		if _, err = cas(ctx, kv, key, rev, v); err == nil {
+			return v, nil
+		}
+		if !conflict(err) || attempt > 50 {
+			return v, fmt.Errorf("write %s/%s: %w", kv.Bucket(), key, err)
+		}
+		select {
+		case <-ctx.Done():
+			return v, ctx.Err()
+		case <-time.After(time.Duration(attempt+1) * 5 * time.Millisecond):
+		}
+	}
+}
