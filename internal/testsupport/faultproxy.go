@@ -1,0 +1,213 @@
+package testsupport
+
+import (
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"sync"
+	"testing"
+)
+
+// Fault is what a FaultProxy does to one request instead of forwarding it.
+type Fault int
+
+// The faults a FaultProxy injects.
+const (
+	// NoFault forwards the request.
+	NoFault Fault = iota
+	// SlowDown answers 503 with the S3 error code SlowDown (throttling).
+	SlowDown
+	// InternalError answers 500 with the S3 error code InternalError.
+	InternalError
+	// Drop reads part of the request body, then closes the connection
+	// without answering.
+	Drop
+)
+
+func (f Fault) String() string {
+	switch f {
+	case NoFault:
+		return "none"
+	case SlowDown:
+		return "SlowDown"
+	case InternalError:
+		return "InternalError"
+	case Drop:
+		return "drop"
+	}
+	return fmt.Sprintf("Fault(%d)", int(f))
+}
+
+// Faults says how often a FaultProxy injects each fault. The shares are
+// probabilities per request and should sum to at most 1.
+type Faults struct {
+	SlowDown      float64
+	InternalError float64
+	Drop          float64
+	// Seed makes the sequence of faults reproducible.
+	Seed uint64
+	// Match selects the requests that may fail; nil means every request.
+	Match func(*http.Request) bool
+}
+
+// ProxyRecord is one request as the proxy handled it.
+type ProxyRecord struct {
+	Method string
+	// Path is the request path (for path-style S3, /bucket/key).
+	Path  string
+	Fault Fault
+	// Status is the upstream's status code, or 0 when a fault was injected
+	// or the upstream could not be reached.
+	Status int
+}
+
+// FaultProxy is a reverse proxy on 127.0.0.1 in front of an S3 endpoint
+// that fails a share of requests the way S3 and networks do. It preserves
+// the Host header, so SigV4 signatures made for the proxy's address stay
+// valid upstream.
+type FaultProxy struct {
+	// URL is the proxy's base URL, to use as the S3 endpoint.
+	URL string
+
+	srv *httptest.Server
+	rp  *httputil.ReverseProxy
+
+	mu      sync.Mutex
+	faults  Faults
+	rng     *rand.Rand
+	always  Fault
+	records []ProxyRecord
+}
+
+// StartFaultProxy starts a proxy to target (a base URL such as moto's
+// endpoint) and closes it when the test ends.
+func StartFaultProxy(tb testing.TB, target string, f Faults) *FaultProxy {
+	tb.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		tb.Fatalf("fault proxy target: %v", err)
+	}
+	p := &FaultProxy{}
+	p.SetFaults(f)
+	p.rp = &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			r.SetURL(u)
+			r.Out.Host = r.In.Host // signed by the client
+		},
+		ModifyResponse: func(resp *http.Response) error {
+			// Recorded before the client sees the answer, so the records'
+			// order is the order in which the upstream accepted requests.
+			p.record(resp.Request, NoFault, resp.StatusCode)
+			return nil
+		},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			p.record(r, NoFault, 0)
+			http.Error(w, err.Error(), http.StatusBadGateway)
+		},
+	}
+	p.srv = httptest.NewServer(http.HandlerFunc(p.serve))
+	p.URL = p.srv.URL
+	tb.Cleanup(p.srv.Close)
+	return p
+}
+
+// SetFaults replaces the fault shares and restarts the random sequence.
+func (p *FaultProxy) SetFaults(f Faults) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.faults = f
+	p.rng = rand.New(rand.NewPCG(f.Seed, 0x5eed))
+}
+
+// FailAlways makes every matching request fail with f; NoFault returns to
+// the configured shares.
+func (p *FaultProxy) FailAlways(f Fault) {
+	p.mu.Lock()
+	p.always = f
+	p.mu.Unlock()
+}
+
+// Records returns every request handled so far, in order.
+func (p *FaultProxy) Records() []ProxyRecord {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]ProxyRecord(nil), p.records...)
+}
+
+// Injected counts the faults injected so far.
+func (p *FaultProxy) Injected() int {
+	n := 0
+	for _, r := range p.Records() {
+		if r.Fault != NoFault {
+			n++
+		}
+	}
+	return n
+}
+
+func (p *FaultProxy) record(r *http.Request, f Fault, status int) {
+	p.mu.Lock()
+	p.records = append(p.records, ProxyRecord{Method: r.Method, Path: r.URL.Path, Fault: f, Status: status})
+	p.mu.Unlock()
+}
+
+func (p *FaultProxy) choose(r *http.Request) Fault {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.faults.Match != nil && !p.faults.Match(r) {
+		return NoFault
+	}
+	if p.always != NoFault {
+		return p.always
+	}
+	x := p.rng.Float64()
+	for _, c := range []struct {
+		share float64
+		fault Fault
+	}{{p.faults.SlowDown, SlowDown}, {p.faults.InternalError, InternalError}, {p.faults.Drop, Drop}} {
+		if x < c.share {
+			return c.fault
+		}
+		x -= c.share
+	}
+	return NoFault
+}
+
+func (p *FaultProxy) serve(w http.ResponseWriter, r *http.Request) {
+	f := p.choose(r)
+	switch f {
+	case NoFault:
+		p.rp.ServeHTTP(w, r)
+		return
+	case SlowDown:
+		_, _ = io.Copy(io.Discard, r.Body)
+		p.record(r, f, 0)
+		s3Error(w, http.StatusServiceUnavailable, "SlowDown", "Please reduce your request rate.")
+	case InternalError:
+		_, _ = io.Copy(io.Discard, r.Body)
+		p.record(r, f, 0)
+		s3Error(w, http.StatusInternalServerError, "InternalError", "We encountered an internal error. Please try again.")
+	case Drop:
+		// Take half the body so the client has started sending, then hang up.
+		if r.ContentLength > 0 {
+			_, _ = io.CopyN(io.Discard, r.Body, r.ContentLength/2)
+		}
+		p.record(r, f, 0)
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			panic(http.ErrAbortHandler)
+		}
+		conn.Close()
+	}
+}
+
+func s3Error(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/xml")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?>
+<Error><Code>%s</Code><Message>%s</Message><RequestId>exportd-fault-proxy</RequestId></Error>`, code, msg)
+}
