@@ -1,0 +1,100 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/exportd/exportd/internal/source"
+	"github.com/exportd/exportd/sdk"
+	"github.com/jackc/pgx/v5"
+)
+
+// ReadTable streams the table's rows into w on a reader connection of its
+// own that imported the snapshot. Rows are decoded from the binary wire
+// format straight into w's calls as they arrive: nothing holds more than
+// the row at hand and pgconn's read buffer.
+func (s *snapshot) ReadTable(ctx context.Context, table string, w source.RowWriter) (err error) {
+	r, ok := s.reads[table]
+	if !ok {
+		return permanentf("table %s is not part of this snapshot", table)
+	}
+	fail := func(what string, err error) error {
+		return s.src.secrets.fail(fmt.Sprintf("read table %s.%s: %s", s.schema, table, what), err)
+	}
+	start := time.Now()
+	conn, err := s.readers.Acquire(ctx)
+	if err != nil {
+		return fail("acquire a connection", err)
+	}
+	pc := conn.Conn().PgConn()
+	clean := false
+	defer func() {
+		if !clean {
+			// The connection is mid-result or mid-transaction: closing
+			// the socket is quicker than draining the rest of the table,
+			// and the pool then discards it.
+			pc.Conn().Close()
+		}
+		conn.Release()
+	}()
+
+	begin := "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT " +
+		quoteLiteral(s.id) + "; SET LOCAL search_path = " + pgx.Identifier{s.schema}.Sanitize()
+	if _, err := pc.Exec(ctx, begin).ReadAll(); err != nil {
+		return fail("import snapshot", err)
+	}
+
+	rr := pc.ExecParams(ctx, r.query, nil, nil, nil, r.formats)
+	// ExecParams has read the row description (or the error). Check
+	// that the columns are still what Open described: the coordinator's
+	// locks make a change unlikely, but a table query over tables it did
+	// not lock can still see one.
+	if fields := rr.FieldDescriptions(); fields != nil {
+		if len(fields) != len(r.oids) {
+			return sdk.Retryable(fmt.Errorf("read table %s.%s: it has %d columns, %d when the export began", s.schema, table, len(fields), len(r.oids)))
+		}
+		for i, f := range fields {
+			if f.DataTypeOID != r.oids[i] {
+				return sdk.Retryable(fmt.Errorf("read table %s.%s: column %s changed type since the export began", s.schema, table, r.columns[i]))
+			}
+		}
+	}
+	dec := rowDecoder{plans: r.plans, w: w}
+	rows := 0
+	for rr.NextRow() {
+		if err := s.row(&dec, rr.Values(), table, r, rows); err != nil {
+			return err
+		}
+		rows++
+	}
+	if _, err := rr.Close(); err != nil {
+		return fail(fmt.Sprintf("after %d rows", rows), err)
+	}
+	if _, err := pc.Exec(ctx, "COMMIT").ReadAll(); err != nil {
+		return fail("commit", err)
+	}
+	clean = true
+	slog.Debug("postgres table read", "schema", s.schema, "table", table, "rows", rows, "duration", time.Since(start))
+	return nil
+}
+
+func (s *snapshot) row(dec *rowDecoder, vals [][]byte, table string, r *tableRead, n int) error {
+	col, err := dec.row(vals)
+	if err == nil {
+		return nil
+	}
+	if col < 0 {
+		// The writer refused the row: its error is final for the table
+		// and already says why.
+		return fmt.Errorf("read table %s.%s: row %d: %w", s.schema, table, n+1, err)
+	}
+	return permanentf("read table %s.%s: row %d: column %s %s", s.schema, table, n+1, r.columns[col], err.Error())
+}
+
+// quoteLiteral quotes s as an SQL string literal.
+func quoteLiteral(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+}

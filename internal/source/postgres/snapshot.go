@@ -1,0 +1,226 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+
+	"github.com/exportd/exportd/internal/schema"
+	"github.com/exportd/exportd/internal/source"
+	"github.com/exportd/exportd/sdk"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// snapshot is one export's view of the database: a coordinator connection
+// whose REPEATABLE READ transaction exported a snapshot and holds ACCESS
+// SHARE locks on the tables, and the readers that import it.
+type snapshot struct {
+	src     *Source
+	readers *pgxpool.Pool
+	id      string // pg_export_snapshot()
+	schema  string
+	tables  []schema.Table
+	reads   map[string]*tableRead
+
+	mu    sync.Mutex
+	coord *pgx.Conn // nil once closed
+}
+
+var _ source.Snapshot = (*snapshot)(nil)
+
+// tableRead is how one table is read.
+type tableRead struct {
+	query   string
+	formats []int16 // result format per column: 1 binary, 0 text
+	oids    []uint32
+	plans   []plan
+	columns []string
+}
+
+func openSnapshot(ctx context.Context, s *Source, readers *pgxpool.Pool, pe perEvent, tables []string) (_ *snapshot, err error) {
+	fail := func(what string, err error) error {
+		return s.secrets.fail(fmt.Sprintf("open snapshot of schema %s: %s", pe.schema, what), err)
+	}
+	coord, err := pgx.ConnectConfig(ctx, s.coord)
+	if err != nil {
+		return nil, fail("connect", err)
+	}
+	snap := &snapshot{src: s, readers: readers, schema: pe.schema, coord: coord, reads: map[string]*tableRead{}}
+	defer func() {
+		if err != nil {
+			snap.Close()
+		}
+	}()
+	// Tables read with the default query are locked before the first
+	// query takes the snapshot, as pg_dump does, so that no DDL can slip
+	// between the snapshot and the reads. A missing schema, table or
+	// privilege shows here.
+	var lock []string
+	for _, t := range tables {
+		if _, custom := pe.queries[t]; !custom {
+			lock = append(lock, pgx.Identifier{pe.schema, t}.Sanitize())
+		}
+	}
+	begin := "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL search_path = " + pgx.Identifier{pe.schema}.Sanitize()
+	if len(lock) > 0 {
+		begin += "; LOCK TABLE " + strings.Join(lock, ", ") + " IN ACCESS SHARE MODE"
+	}
+	if _, err := coord.PgConn().Exec(ctx, begin).ReadAll(); err != nil {
+		return nil, fail("begin and lock tables", err)
+	}
+	if err := coord.QueryRow(ctx, "SELECT pg_export_snapshot()").Scan(&snap.id); err != nil {
+		return nil, fail("export snapshot", err)
+	}
+	var exists bool
+	if err := coord.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", pe.schema).Scan(&exists); err != nil {
+		return nil, fail("find schema", err)
+	}
+	if !exists {
+		return nil, permanentf("open snapshot: schema %s does not exist", pe.schema)
+	}
+
+	type described struct {
+		name     string
+		fields   []pgconn.FieldDescription
+		nullable []bool
+		query    string
+	}
+	var descs []described
+	oids := map[uint32]bool{}
+	for _, t := range tables {
+		q, custom := pe.queries[t]
+		var nullable []bool
+		if !custom {
+			q, nullable, err = defaultQuery(ctx, coord, pe.schema, t)
+			if err != nil {
+				return nil, fail("describe table "+t, err)
+			}
+		}
+		sd, err := coord.PgConn().Prepare(ctx, "", q, nil)
+		if err != nil {
+			if custom {
+				kind, _ := classify(err)
+				if kind == sdk.KindConfiguration {
+					return nil, sdk.ConfigError(fmt.Sprintf("table %q query", t), errors.New(s.secrets.scrub(err.Error())))
+				}
+			}
+			return nil, fail("describe table "+t, err)
+		}
+		if custom {
+			// Any column of a query may be NULL (outer joins, expressions).
+			nullable = make([]bool, len(sd.Fields))
+			for i := range nullable {
+				nullable[i] = true
+			}
+		}
+		descs = append(descs, described{name: t, fields: sd.Fields, nullable: nullable, query: q})
+		for _, f := range sd.Fields {
+			oids[f.DataTypeOID] = true
+		}
+	}
+	list := make([]uint32, 0, len(oids))
+	for o := range oids {
+		list = append(list, o)
+	}
+	types, err := loadTypes(ctx, coord, list)
+	if err != nil {
+		return nil, fail("read pg_type", err)
+	}
+	m := &mapper{types: types, numeric: s.st.numeric}
+	for _, d := range descs {
+		tbl := schema.Table{Name: d.name, Columns: make([]schema.Column, len(d.fields))}
+		r := &tableRead{query: d.query, formats: make([]int16, len(d.fields)), oids: make([]uint32, len(d.fields)),
+			plans: make([]plan, len(d.fields)), columns: make([]string, len(d.fields))}
+		for i, f := range d.fields {
+			c, p, textual, err := m.column(f.Name, f.DataTypeOID, f.TypeModifier, d.nullable[i])
+			if err != nil {
+				attr := "tables"
+				if _, custom := pe.queries[d.name]; custom {
+					attr = fmt.Sprintf("table %q query", d.name)
+				}
+				return nil, sdk.ConfigError(attr, fmt.Errorf("schema %s table %s column %s: %w", pe.schema, d.name, f.Name, err))
+			}
+			tbl.Columns[i], r.plans[i], r.oids[i], r.columns[i] = c, p, f.DataTypeOID, f.Name
+			r.formats[i] = 1
+			if textual {
+				r.formats[i] = 0
+			}
+		}
+		if err := tbl.Validate(); err != nil {
+			return nil, sdk.ConfigError("tables", fmt.Errorf("schema %s: %w", pe.schema, err))
+		}
+		snap.tables = append(snap.tables, tbl)
+		snap.reads[d.name] = r
+	}
+	slog.Debug("postgres snapshot opened", "schema", pe.schema, "snapshot", snap.id, "tables", len(snap.tables))
+	return snap, nil
+}
+
+// defaultQuery builds the query of a table read without a table block:
+// every column, in order, by name. A column declared with two or more
+// array dimensions (int[][]) is selected as array_to_json(col), JSON text
+// that keeps its nesting, since a LIST cannot.
+func defaultQuery(ctx context.Context, conn *pgx.Conn, schemaName, table string) (string, []bool, error) {
+	rows, err := conn.Query(ctx, `
+SELECT a.attname, a.attnotnull, a.attndims
+FROM pg_attribute a
+JOIN pg_class c ON c.oid = a.attrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped
+ORDER BY a.attnum`, schemaName, table)
+	if err != nil {
+		return "", nil, err
+	}
+	defer rows.Close()
+	var cols []string
+	var nullable []bool
+	for rows.Next() {
+		var name string
+		var notNull bool
+		var dims int32
+		if err := rows.Scan(&name, &notNull, &dims); err != nil {
+			return "", nil, err
+		}
+		id := pgx.Identifier{name}.Sanitize()
+		if dims >= 2 {
+			id = "array_to_json(" + id + ") AS " + id
+		}
+		cols = append(cols, id)
+		nullable = append(nullable, !notNull)
+	}
+	if err := rows.Err(); err != nil {
+		return "", nil, err
+	}
+	if len(cols) == 0 {
+		return "", nil, permanentf("table %s.%s has no columns", schemaName, table)
+	}
+	return "SELECT " + strings.Join(cols, ", ") + " FROM " + pgx.Identifier{schemaName, table}.Sanitize(), nullable, nil
+}
+
+func (s *snapshot) Tables() []schema.Table { return s.tables }
+
+func (s *snapshot) Parallelism() int { return s.src.st.parallel }
+
+// Close ends the coordinator's transaction and closes its connection.
+// Readers still running keep their imported snapshot. It is safe to call
+// more than once.
+func (s *snapshot) Close() error {
+	s.mu.Lock()
+	coord := s.coord
+	s.coord = nil
+	s.mu.Unlock()
+	if coord == nil {
+		return nil
+	}
+	// Closing the connection ends the transaction; Close has no context of
+	// its own, so the goodbye is bounded.
+	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+	defer cancel()
+	coord.Close(ctx)
+	return nil
+}
