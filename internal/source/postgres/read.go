@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/exportd/exportd/internal/source"
 	"github.com/exportd/exportd/sdk"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // ReadTable streams the table's rows into w on a reader connection of its
@@ -44,6 +46,13 @@ func (s *snapshot) ReadTable(ctx context.Context, table string, w source.RowWrit
 	begin := "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT " +
 		quoteLiteral(s.id) + "; SET LOCAL search_path = " + pgx.Identifier{s.schema}.Sanitize()
 	if _, err := pc.Exec(ctx, begin).ReadAll(); err != nil {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "22023" {
+			// "invalid snapshot identifier": the coordinator's
+			// transaction is gone (its connection was lost). Another
+			// try starts a new one.
+			return sdk.Retryable(fail("import snapshot (the coordinator connection was lost)", err))
+		}
 		return fail("import snapshot", err)
 	}
 
