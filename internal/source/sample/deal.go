@@ -29,6 +29,9 @@ func (w *world) deal(r int64) deal {
 	case nC > 0:
 		d.contact = int64(rr.intn(uint64(nC)))
 		d.company = w.contactCompany(d.contact)
+		if d.company >= 0 && rr.percent(6) {
+			d.contact = -1 // booked against the company alone
+		}
 	case nCo > 0:
 		d.company = int64(rr.intn(uint64(nCo)))
 	}
