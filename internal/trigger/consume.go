@@ -14,13 +14,15 @@ import (
 )
 
 // Setup creates or updates, idempotently, the stream that stores
-// modelling-complete events and the durable pull consumer every replica
-// binds to.
-func Setup(ctx context.Context, js jetstream.JetStream, c config.NATS, j config.Jobs) (jetstream.Consumer, error) {
+// modelling-complete events (on the configured subjects, plus extra
+// subjects of the daemon's own, such as queued re-exports) and the durable
+// pull consumer every replica binds to.
+func Setup(ctx context.Context, js jetstream.JetStream, c config.NATS, j config.Jobs, extra ...string) (jetstream.Consumer, error) {
+	subjects := append(append([]string(nil), c.Subjects...), extra...)
 	_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        c.Stream,
-		Description: "exportd: modelling-complete events",
-		Subjects:    c.Subjects,
+		Description: "exportd: modelling-complete events and queued re-exports",
+		Subjects:    subjects,
 		Retention:   jetstream.LimitsPolicy,
 		MaxAge:      c.MaxAge,
 		Duplicates:  c.DuplicateWindow,
@@ -37,7 +39,7 @@ func Setup(ctx context.Context, js jetstream.JetStream, c config.NATS, j config.
 		AckPolicy:      jetstream.AckExplicitPolicy,
 		AckWait:        j.AckWait,
 		MaxDeliver:     j.MaxDeliver,
-		FilterSubjects: c.Subjects,
+		FilterSubjects: subjects,
 		DeliverPolicy:  jetstream.DeliverAllPolicy,
 		MaxAckPending:  1000,
 		Replicas:       c.Replicas,

@@ -1,0 +1,525 @@
+// Package job runs exports and decides what happens to the events that
+// ask for them.
+//
+// A Runner performs one export: it opens a snapshot of the account's
+// tables, encodes each table once through the shared parquet writers into
+// a spool directory, hands every finished file to every destination of the
+// export as soon as it exists, and commits each destination once all of
+// its files are delivered. One destination's failure does not fail the
+// others. The spool is removed when the export ends, however it ends.
+//
+// The Engine (engine.go) turns modelling-complete events and re-export
+// requests into runs: it resolves destinations, takes leases, picks each
+// destination's export time, records outcomes in the shared state, and
+// tells the trigger whether to acknowledge, retry or give up.
+package job
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/exportd/exportd/internal/event"
+	"github.com/exportd/exportd/internal/parquetw"
+	"github.com/exportd/exportd/internal/schema"
+	"github.com/exportd/exportd/internal/source"
+	"github.com/exportd/exportd/sdk"
+)
+
+// Runner performs exports. Its fields are set once; Run may be called
+// concurrently for different jobs.
+type Runner struct {
+	Source   source.Source
+	SpoolDir string
+	Parquet  parquetw.Options
+	// TableParallelism bounds how many tables one export encodes at once.
+	TableParallelism int
+	// PutConcurrency bounds how many files one destination receives at once.
+	PutConcurrency int
+	// MaxSpooledFiles bounds, per table, the finished files waiting for
+	// delivery; the encoder waits when it is reached, so the spool stays
+	// bounded when destinations are slower than encoding.
+	MaxSpooledFiles int
+	Log             *slog.Logger
+	// Observer, when set, is told about progress (metrics, a terminal).
+	Observer Observer
+}
+
+// Job is one export of one run to some of an account's destinations.
+type Job struct {
+	// ID identifies this attempt; it names the spool directory.
+	ID    string
+	Event event.ModellingCompleted
+	// Tables restricts the export to these tables; empty means all.
+	Tables  []string
+	Targets []Target
+}
+
+// Target is one destination of a job.
+type Target struct {
+	Name        string
+	Destination sdk.Destination
+	// Tables is the destination's own subset; empty means all.
+	Tables []string
+	// Time is the export time T, chosen by the caller so that no two
+	// dumps of the destination share a minute.
+	Time         time.Time
+	PreviousTime time.Time
+}
+
+// Outcome is how a job ended for one destination.
+type Outcome struct {
+	Destination string
+	Time        time.Time
+	// Err is nil when the dump was committed.
+	Err     error
+	Receipt sdk.Receipt
+	Tables  []parquetw.Summary
+}
+
+// Rows is the number of rows delivered to the destination.
+func (o Outcome) Rows() int64 {
+	var n int64
+	for _, t := range o.Tables {
+		n += t.Rows
+	}
+	return n
+}
+
+// Files is the number of files delivered to the destination.
+func (o Outcome) Files() int {
+	var n int
+	for _, t := range o.Tables {
+		n += t.Files
+	}
+	return n
+}
+
+// Bytes is the number of bytes delivered to the destination.
+func (o Outcome) Bytes() int64 {
+	var n int64
+	for _, t := range o.Tables {
+		n += t.Bytes
+	}
+	return n
+}
+
+// Observer is told about an export's progress. Its methods are called
+// from many goroutines and must be quick.
+type Observer interface {
+	TableStarted(jobID, table string)
+	RowsEncoded(jobID, table string, n int64)
+	FileEncoded(jobID string, f parquetw.File)
+	FileDelivered(jobID, destination string, f parquetw.File, took time.Duration)
+	TableEncoded(jobID string, s parquetw.Summary)
+}
+
+// Run performs the job and returns one outcome per target, in order. It
+// never commits a destination unless every file of every one of its
+// tables was delivered to it.
+func (r *Runner) Run(ctx context.Context, job Job) []Outcome {
+	log := r.log().With("job", job.ID, "account", job.Event.AccountID, "run_id", job.Event.RunID)
+	outcomes := make([]Outcome, len(job.Targets))
+	for i, t := range job.Targets {
+		outcomes[i] = Outcome{Destination: t.Name, Time: t.Time}
+	}
+	failAll := func(err error) []Outcome {
+		for i := range outcomes {
+			outcomes[i].Err = err
+		}
+		return outcomes
+	}
+	if len(job.Targets) == 0 {
+		return outcomes
+	}
+
+	spool := filepath.Join(r.SpoolDir, job.ID)
+	if err := os.MkdirAll(spool, 0o750); err != nil {
+		return failAll(sdk.Retryable(fmt.Errorf("create spool directory: %w", err)))
+	}
+	defer func() {
+		if err := os.RemoveAll(spool); err != nil {
+			log.Error("removing the spool directory failed", "dir", spool, "error", err)
+		}
+	}()
+
+	snap, err := r.Source.Open(ctx, source.Request{Event: job.Event, Tables: sourceTables(job)})
+	if err != nil {
+		return failAll(fmt.Errorf("open source snapshot: %w", err))
+	}
+	defer snap.Close()
+	tables := snap.Tables()
+
+	exp := &export{runner: r, job: job, log: log, tables: tables}
+	exp.begin(ctx)
+	encodeErr := exp.encode(ctx, spool, tables, snap)
+	exp.puts.Wait()
+	exp.finish(ctx, encodeErr)
+	for i, t := range exp.targets {
+		outcomes[i].Err = t.err
+		outcomes[i].Receipt = t.receipt
+		outcomes[i].Tables = t.summaries(exp.summaries)
+	}
+	return outcomes
+}
+
+func (r *Runner) log() *slog.Logger {
+	if r.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return r.Log
+}
+
+// sourceTables is what the snapshot must hold: the job's subset, or the
+// union of the targets' subsets, or everything (nil).
+func sourceTables(job Job) []string {
+	if len(job.Tables) > 0 {
+		return job.Tables
+	}
+	var union []string
+	for _, t := range job.Targets {
+		if len(t.Tables) == 0 {
+			return nil
+		}
+		for _, name := range t.Tables {
+			if !slices.Contains(union, name) {
+				union = append(union, name)
+			}
+		}
+	}
+	return union
+}
+
+// export is the state of one Run.
+type export struct {
+	runner *Runner
+	job    Job
+	log    *slog.Logger
+	tables []schema.Table
+
+	targets []*target
+	puts    sync.WaitGroup
+
+	mu        sync.Mutex
+	summaries map[string]parquetw.Summary
+}
+
+// begin starts the export at every target. A target whose Begin fails is
+// out of the export from then on.
+func (e *export) begin(ctx context.Context) {
+	for _, t := range e.job.Targets {
+		tt := &target{Target: t, sem: make(chan struct{}, max(e.runner.PutConcurrency, 1))}
+		tt.ctx, tt.cancel = context.WithCancel(ctx)
+		for _, tab := range e.tables {
+			if len(t.Tables) == 0 || slices.Contains(t.Tables, tab.Name) {
+				tt.tables = append(tt.tables, tab.Name)
+			}
+		}
+		e.targets = append(e.targets, tt)
+		if len(tt.tables) == 0 {
+			tt.fail(sdk.ConfigError("tables", fmt.Errorf("destination %s wants none of the tables the source has", t.Name)))
+			continue
+		}
+		exp, err := t.Destination.Begin(ctx, sdk.ExportInfo{
+			ID:           e.job.ID + "/" + t.Name,
+			Account:      e.job.Event.AccountID,
+			RunID:        e.job.Event.RunID,
+			Time:         t.Time,
+			Tables:       tt.tables,
+			PreviousTime: t.PreviousTime,
+		})
+		if err != nil {
+			tt.fail(fmt.Errorf("begin export: %w", err))
+			continue
+		}
+		tt.exp = exp
+	}
+}
+
+// live reports whether any target can still receive files.
+func (e *export) live() bool {
+	for _, t := range e.targets {
+		if t.alive() {
+			return true
+		}
+	}
+	return false
+}
+
+// encode encodes every table, a few at a time, delivering files as they
+// are finished. It stops early when no target is left to deliver to.
+func (e *export) encode(ctx context.Context, spool string, tables []schema.Table, snap source.Snapshot) error {
+	if !e.live() {
+		return nil
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	e.summaries = make(map[string]parquetw.Summary, len(tables))
+
+	parallel := max(e.runner.TableParallelism, 1)
+	if p := snap.Parallelism(); p > 0 {
+		parallel = min(parallel, p)
+	}
+	work := make(chan schema.Table)
+	errs := make(chan error, len(tables))
+	var wg sync.WaitGroup
+	for range min(parallel, len(tables)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for t := range work {
+				if err := e.encodeTable(ctx, spool, t, snap); err != nil {
+					errs <- err
+					cancel(err)
+				}
+			}
+		}()
+	}
+feed:
+	for _, t := range tables {
+		if !e.live() {
+			cancel(errNoTargets)
+		}
+		select {
+		case work <- t:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(work)
+	wg.Wait()
+	close(errs)
+	if err := ctx.Err(); err != nil {
+		if cause := context.Cause(ctx); errors.Is(cause, errNoTargets) {
+			return nil // every target has failed on its own account
+		}
+	}
+	return firstError(errs)
+}
+
+var errNoTargets = errors.New("no destination is left to deliver to")
+
+func firstError(errs <-chan error) error {
+	var first error
+	for err := range errs {
+		if first == nil || errors.Is(first, context.Canceled) || errors.Is(first, errNoTargets) {
+			first = err
+		}
+	}
+	return first
+}
+
+// encodeTable encodes one table into the spool, delivering each file.
+func (e *export) encodeTable(ctx context.Context, spool string, t schema.Table, snap source.Snapshot) error {
+	obs := e.runner.Observer
+	if obs != nil {
+		obs.TableStarted(e.job.ID, t.Name)
+	}
+	slots := make(chan struct{}, max(e.runner.MaxSpooledFiles, 1))
+	deliver := func(ctx context.Context, f parquetw.File) error {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+		if obs != nil {
+			obs.FileEncoded(e.job.ID, f)
+		}
+		e.fanOut(f, func() { <-slots })
+		if !e.live() {
+			return errNoTargets
+		}
+		return nil
+	}
+	w, err := parquetw.NewTableWriter(ctx, filepath.Join(spool, t.Name), t, e.runner.Parquet, deliver)
+	if err != nil {
+		return sdk.Permanent(fmt.Errorf("table %s: %w", t.Name, err))
+	}
+	var rows source.RowWriter = w
+	if obs != nil {
+		rows = &countingWriter{TableWriter: w, report: func(n int64) { obs.RowsEncoded(e.job.ID, t.Name, n) }}
+	}
+	if err := snap.ReadTable(ctx, t.Name, rows); err != nil {
+		w.Abort()
+		return classifyEncodeError(t.Name, err)
+	}
+	if c, ok := rows.(*countingWriter); ok {
+		c.flush()
+	}
+	sum, err := w.Close(ctx)
+	if err != nil {
+		w.Abort()
+		return classifyEncodeError(t.Name, err)
+	}
+	e.mu.Lock()
+	e.summaries[t.Name] = sum
+	e.mu.Unlock()
+	if obs != nil {
+		obs.TableEncoded(e.job.ID, sum)
+	}
+	return nil
+}
+
+// classifyEncodeError names the table and makes a writer misuse, which is
+// a bug that no retry fixes, permanent.
+func classifyEncodeError(table string, err error) error {
+	if errors.Is(err, parquetw.ErrMisuse) {
+		return sdk.Permanent(fmt.Errorf("encode table %s: %w", table, err))
+	}
+	return fmt.Errorf("table %s: %w", table, err)
+}
+
+// fanOut puts a finished file to every live target that wants its table,
+// then removes it from the spool and calls release.
+func (e *export) fanOut(f parquetw.File, release func()) {
+	var wg sync.WaitGroup
+	for _, t := range e.targets {
+		if !t.alive() || !slices.Contains(t.tables, f.Table) {
+			continue
+		}
+		wg.Add(1)
+		e.puts.Add(1)
+		go func() {
+			defer e.puts.Done()
+			defer wg.Done()
+			t.put(e, f)
+		}()
+	}
+	e.puts.Add(1)
+	go func() {
+		defer e.puts.Done()
+		wg.Wait()
+		if err := os.Remove(f.Path); err != nil {
+			e.log.Warn("removing a delivered spool file failed", "path", f.Path, "error", err)
+		}
+		release()
+	}()
+}
+
+// finish commits every target that received all its files and aborts the
+// others.
+func (e *export) finish(ctx context.Context, encodeErr error) {
+	for _, t := range e.targets {
+		if encodeErr != nil {
+			t.fail(encodeErr)
+		}
+		if t.exp == nil {
+			continue
+		}
+		if t.alive() {
+			m := sdk.Manifest{}
+			for _, s := range t.summaries(e.summaries) {
+				m.Tables = append(m.Tables, sdk.TableManifest{Name: s.Table, Files: s.Files, Rows: s.Rows, Bytes: s.Bytes})
+			}
+			rc, err := t.exp.Commit(ctx, m)
+			if err == nil {
+				t.receipt = rc
+				continue
+			}
+			t.fail(fmt.Errorf("commit: %w", err))
+		}
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		if err := t.exp.Abort(actx); err != nil {
+			e.log.Warn("abort failed", "destination", t.Name, "error", err)
+		}
+		cancel()
+	}
+}
+
+// target is one destination's share of an export.
+type target struct {
+	Target
+	tables []string
+	exp    sdk.Export
+	sem    chan struct{}
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu      sync.Mutex
+	err     error
+	receipt sdk.Receipt
+}
+
+func (t *target) alive() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.err == nil
+}
+
+// fail records the target's first error and stops its deliveries.
+func (t *target) fail(err error) {
+	t.mu.Lock()
+	if t.err == nil {
+		t.err = err
+	}
+	t.mu.Unlock()
+	if t.cancel != nil {
+		t.cancel()
+	}
+}
+
+func (t *target) put(e *export, f parquetw.File) {
+	select {
+	case t.sem <- struct{}{}:
+	case <-t.ctx.Done():
+		return
+	}
+	defer func() { <-t.sem }()
+	if !t.alive() {
+		return
+	}
+	start := time.Now()
+	err := t.exp.Put(t.ctx, sdk.File{Table: f.Table, Index: f.Index, Path: f.Path, Size: f.Size, Rows: f.Rows, SHA256: f.SHA256})
+	if err != nil {
+		if t.alive() {
+			e.log.Warn("delivery failed", "destination", t.Name, "table", f.Table, "index", f.Index, "error", err)
+		}
+		t.fail(fmt.Errorf("put %s file %d: %w", f.Table, f.Index, err))
+		return
+	}
+	if obs := e.runner.Observer; obs != nil {
+		obs.FileDelivered(e.job.ID, t.Name, f, time.Since(start))
+	}
+}
+
+// summaries returns the encode summaries of the target's tables, in order.
+func (t *target) summaries(all map[string]parquetw.Summary) []parquetw.Summary {
+	var out []parquetw.Summary
+	for _, name := range t.tables {
+		if s, ok := all[name]; ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// countingWriter reports encoded rows to an observer in chunks, so that
+// progress costs next to nothing per row.
+type countingWriter struct {
+	*parquetw.TableWriter
+	n      int64
+	report func(int64)
+}
+
+const reportEvery = 1 << 14
+
+func (c *countingWriter) EndRow() error {
+	err := c.TableWriter.EndRow()
+	if c.n++; c.n == reportEvery {
+		c.flush()
+	}
+	return err
+}
+
+func (c *countingWriter) flush() {
+	if c.n > 0 {
+		c.report(c.n)
+		c.n = 0
+	}
+}

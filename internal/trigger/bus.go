@@ -1,0 +1,61 @@
+package trigger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/exportd/exportd/internal/event"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Bus publishes outcomes and advisories, queues messages in the event
+// stream, and looks up the newest event of an account.
+type Bus struct {
+	NC     *nats.Conn
+	JS     jetstream.JetStream
+	Stream string
+}
+
+// Publish sends a core NATS message.
+func (b *Bus) Publish(subject string, data []byte) error {
+	return b.NC.Publish(subject, data)
+}
+
+// Enqueue stores a message in the stream, de-duplicated by msgID.
+func (b *Bus) Enqueue(ctx context.Context, subject, msgID string, data []byte) error {
+	_, err := b.JS.Publish(ctx, subject, data, jetstream.WithMsgID(msgID), jetstream.WithExpectStream(b.Stream))
+	return err
+}
+
+// LastEvent returns the newest well-formed event in the stream for an
+// account, with its stream sequence.
+func (b *Bus) LastEvent(ctx context.Context, account string) (event.ModellingCompleted, uint64, bool, error) {
+	s, err := b.JS.Stream(ctx, b.Stream)
+	if err != nil {
+		return event.ModellingCompleted{}, 0, false, fmt.Errorf("stream %s: %w", b.Stream, err)
+	}
+	m, err := s.GetLastMsgForSubject(ctx, event.Subject(account))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return event.ModellingCompleted{}, 0, false, nil
+	}
+	if err != nil {
+		return event.ModellingCompleted{}, 0, false, err
+	}
+	ev, err := event.Decode(m.Subject, m.Data)
+	if err != nil {
+		return event.ModellingCompleted{}, 0, false, nil // a malformed event supersedes nothing
+	}
+	return ev, m.Sequence, true, nil
+}
+
+// PublishEvent publishes a modelling-complete event into the stream with
+// its run id as the de-duplication id, and returns its stream sequence.
+func PublishEvent(ctx context.Context, js jetstream.JetStream, ev event.ModellingCompleted) (uint64, error) {
+	ack, err := js.Publish(ctx, event.Subject(ev.AccountID), ev.Encode(), jetstream.WithMsgID(ev.RunID))
+	if err != nil {
+		return 0, fmt.Errorf("publish event: %w", err)
+	}
+	return ack.Sequence, nil
+}
