@@ -51,10 +51,10 @@ type observer struct {
 	delivered map[string]int
 }
 
-func (o *observer) TableStarted(string, string)              {}
-func (o *observer) RowsEncoded(_, _ string, n int64)         { o.rows.Add(n) }
-func (o *observer) FileEncoded(string, parquetw.File)        { o.encoded.Add(1) }
-func (o *observer) TableEncoded(string, parquetw.Summary)    {}
+func (o *observer) TableStarted(string, string)           {}
+func (o *observer) RowsEncoded(_, _ string, n int64)      { o.rows.Add(n) }
+func (o *observer) FileEncoded(string, parquetw.File)     { o.encoded.Add(1) }
+func (o *observer) TableEncoded(string, parquetw.Summary) {}
 func (o *observer) FileDelivered(_ string, d string, _ parquetw.File, _ time.Duration) {
 	o.mu.Lock()
 	defer o.mu.Unlock()

@@ -64,8 +64,10 @@ type Options struct {
 	CompressionLevel int
 
 	// TargetFileSize is the size, in bytes actually written, at which a
-	// file is finished and the next one started. A file ends at a row-group
-	// boundary at or just under the target. 0 means 128 MiB.
+	// file is finished and the next one started. A file ends with the row
+	// group that brings its data to the target (the estimate errs high, so
+	// data stays at or under it); the footer, a few KiB, comes on top.
+	// 0 means 128 MiB.
 	TargetFileSize int64
 
 	// RowGroupRows and RowGroupBytes bound a row group: it is flushed to

@@ -21,7 +21,7 @@ type slot struct {
 	precision int      // decimals only
 	def       int      // definition level of a present value
 	nullDef   int      // definition level of a NULL
-	desc      string   // for errors: "decimal(12,2) column"
+	desc      string   // for errors: "column of kind decimal(12,2)"
 }
 
 // column is one table column and the values of the batch being gathered.
@@ -70,7 +70,7 @@ func newRowBuilder(t *schema.Table, batchRows int) rowBuilder {
 				col.elem.nullDef = col.elem.def
 				col.elem.def++
 			}
-			col.top.desc = fmt.Sprintf("list<%s> column", kindDesc(c.Elem))
+			col.top.desc = fmt.Sprintf("column of kind list<%s>", kindDesc(c.Elem))
 			col.values = make([]parquet.Value, 0, 4*batchRows)
 		} else {
 			col.values = make([]parquet.Value, 0, batchRows)
@@ -80,7 +80,7 @@ func newRowBuilder(t *schema.Table, batchRows int) rowBuilder {
 }
 
 func newSlot(c *schema.Column, what string) slot {
-	s := slot{kind: c.Kind, nullable: c.Nullable, desc: kindDesc(c) + " " + what}
+	s := slot{kind: c.Kind, nullable: c.Nullable, desc: what + " of kind " + kindDesc(c)}
 	if c.Kind == schema.Decimal {
 		s.phys = decimalPhysical(c.Precision)
 		s.precision = c.Precision
