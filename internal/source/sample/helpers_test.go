@@ -3,12 +3,15 @@ package sample
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/exportd/exportd/internal/event"
 	"github.com/exportd/exportd/internal/schema"
 	"github.com/exportd/exportd/internal/source"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/function"
+	"github.com/zclconf/go-cty/cty/function/stdlib"
 )
 
 // readAll reads a table through a checking Recorder, failing the test on
@@ -56,17 +59,22 @@ func columns(s schema.Table) map[string]int {
 func testEnv() source.Env {
 	return source.Env{EvalContext: func(ev *event.ModellingCompleted) *hcl.EvalContext {
 		fields := map[string]cty.Value{
-			"account_id": cty.UnknownVal(cty.String),
-			"run_id":     cty.UnknownVal(cty.String),
-			"snapshot":   cty.UnknownVal(cty.String),
+			"account_id":   cty.UnknownVal(cty.String),
+			"run_id":       cty.UnknownVal(cty.String),
+			"completed_at": cty.UnknownVal(cty.String),
+			"snapshot":     cty.UnknownVal(cty.String),
 		}
 		if ev != nil {
 			fields = map[string]cty.Value{
-				"account_id": cty.StringVal(ev.AccountID),
-				"run_id":     cty.StringVal(ev.RunID),
-				"snapshot":   cty.StringVal(ev.Snapshot),
+				"account_id":   cty.StringVal(ev.AccountID),
+				"run_id":       cty.StringVal(ev.RunID),
+				"completed_at": cty.StringVal(ev.CompletedAt.Format(time.RFC3339Nano)),
+				"snapshot":     cty.StringVal(ev.Snapshot),
 			}
 		}
-		return &hcl.EvalContext{Variables: map[string]cty.Value{"event": cty.ObjectVal(fields)}}
+		return &hcl.EvalContext{
+			Variables: map[string]cty.Value{"event": cty.ObjectVal(fields)},
+			Functions: map[string]function.Function{"lower": stdlib.LowerFunc},
+		}
 	}}
 }
