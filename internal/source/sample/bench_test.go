@@ -2,6 +2,7 @@ package sample
 
 import (
 	"context"
+	"fmt"
 	"math/big"
 	"testing"
 )
@@ -44,5 +45,42 @@ func BenchmarkReadTable(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 		})
+	}
+}
+
+// BenchmarkEvents reads the events table at the sizes of the export
+// benchmarks; each op is a whole table.
+func BenchmarkEvents(b *testing.B) {
+	for _, n := range []int64{1_000_000, 5_000_000} {
+		b.Run(fmt.Sprintf("%dM", n/1_000_000), func(b *testing.B) {
+			snap, err := NewSnapshot(Config{Rows: map[string]int64{"events": n}}, "acme", []string{"events"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := snap.ReadTable(context.Background(), "events", discard{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+		})
+	}
+}
+
+// BenchmarkRow measures regeneration of single rows, as end-to-end tests
+// do to compare with what was exported.
+func BenchmarkRow(b *testing.B) {
+	snap, err := NewSnapshot(Config{}, "acme", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	var i int64
+	for b.Loop() {
+		if _, err := snap.Row("events", i%10_000); err != nil {
+			b.Fatal(err)
+		}
+		i++
 	}
 }

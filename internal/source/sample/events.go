@@ -181,10 +181,18 @@ func (g *eventsGen) properties(b []byte, r *rng, i int64, et int, pg page, subje
 	case isPageEvent(et):
 		b = jsonString(b, "page_title", pg.title)
 		b = jsonString(b, "path", pg.path)
-		b = jsonString(b, "browser", browsers[browserWeights.from(r)])
-		b = jsonString(b, "os", operatingSystems[osWeights.from(r)])
-		b = jsonString(b, "device", devices[deviceWeights.from(r)])
-		b = jsonInt(b, "screen_width", oneOf(r, screenWidths))
+		system := osWeights.from(r)
+		device, widths := 0, desktopWidths
+		if system == osIOS || system == osAndroid {
+			device, widths = mobileDeviceWeights.from(r), mobileWidths
+			if devices[device] == "tablet" {
+				widths = tabletWidths
+			}
+		}
+		b = jsonString(b, "browser", browsers[browserWeightsByOS[system].from(r)])
+		b = jsonString(b, "os", operatingSystems[system])
+		b = jsonString(b, "device", devices[device])
+		b = jsonInt(b, "screen_width", oneOf(r, widths))
 		b = jsonBool(b, "is_returning", contact >= 0 && r.percent(70))
 		if et == etFormSubmit || et == etDemoRequest || et == etSignup || et == etContentDownload {
 			b = jsonString(b, "form_id", formIDs[int(r.intn(uint64(len(formIDs))))])

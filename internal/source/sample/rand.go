@@ -75,9 +75,6 @@ func (r *rng) between(lo, hi int64) int64 {
 // percent reports true with probability p/100.
 func (r *rng) percent(p uint64) bool { return r.intn(100) < p }
 
-// float returns a value in [0, 1).
-func (r *rng) float() float64 { return float64(r.next()>>11) * 0x1p-53 }
-
 // logUniform returns a value in [lo, hi) whose logarithm is uniform, the
 // shape of amounts, company sizes and traffic: many small, a few large.
 // It works on integers so that the result does not depend on the

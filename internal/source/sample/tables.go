@@ -39,16 +39,6 @@ var baseRows = [numTables]int64{
 // default export order.
 func TableNames() []string { return append([]string(nil), tableNames[:]...) }
 
-// BaseRows is the number of rows table has at scale 1, and false if the
-// sample source has no such table.
-func BaseRows(table string) (int64, bool) {
-	t, ok := tableIndex(table)
-	if !ok {
-		return 0, false
-	}
-	return baseRows[t], true
-}
-
 func tableIndex(name string) (int, bool) {
 	for t, n := range tableNames {
 		if n == name {

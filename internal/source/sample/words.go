@@ -237,13 +237,27 @@ var (
 
 var formIDs = []string{"contact-sales", "newsletter", "demo-request", "ebook-download", "trial-signup"}
 
-var browsers = []string{"Chrome", "Safari", "Edge", "Firefox", "Samsung Internet"}
-var browserWeights = weighted(63, 20, 9, 6, 2)
+// Visitors' clients: the operating system decides which browsers and
+// devices are possible.
 var operatingSystems = []string{"Windows", "macOS", "iOS", "Android", "Linux", "ChromeOS"}
 var osWeights = weighted(38, 30, 14, 12, 4, 2)
+var browsers = []string{"Chrome", "Safari", "Edge", "Firefox", "Samsung Internet"}
+var browserWeightsByOS = []*choice{
+	weighted(65, 0, 28, 7, 0), // Windows
+	weighted(55, 35, 5, 5, 0), // macOS
+	weighted(15, 85, 0, 0, 0), // iOS
+	weighted(80, 0, 0, 0, 20), // Android
+	weighted(60, 0, 0, 40, 0), // Linux
+	weighted(100, 0, 0, 0, 0), // ChromeOS
+}
 var devices = []string{"desktop", "mobile", "tablet"}
-var deviceWeights = weighted(70, 26, 4)
-var screenWidths = []int64{1920, 1440, 1536, 1366, 2560, 1280, 390, 414, 430, 820}
+var mobileDeviceWeights = weighted(0, 85, 15)
+
+const osIOS, osAndroid = 2, 3
+
+var desktopWidths = []int64{1920, 1440, 1536, 1366, 2560, 1280, 1680}
+var mobileWidths = []int64{390, 393, 414, 430, 360, 412}
+var tabletWidths = []int64{820, 768, 1024, 810}
 
 var searchReferrers = []string{
 	"https://www.google.com/", "https://www.bing.com/", "https://duckduckgo.com/",
