@@ -1,0 +1,207 @@
+package s3legacy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/exportd/exportd/sdk"
+	"github.com/exportd/exportd/sdk/legacylayout"
+)
+
+// fallbackRegion is where requests go while the bucket's region is
+// unknown; S3 answers from there with the bucket's actual region.
+const fallbackRegion = "us-east-1"
+
+// destination is one customer's bucket.
+type destination struct {
+	name     string
+	s        *settings
+	log      *slog.Logger
+	layout   legacylayout.Layout
+	s3       *s3.Client
+	sessions *roleSessions
+	// slots bounds the uploads in flight across this destination's exports.
+	slots chan struct{}
+
+	regionMu      sync.RWMutex
+	currentRegion string
+
+	// commitMu orders receipts: lastReceipt is the export time of the
+	// newest receipt this process wrote, and no older one may follow it.
+	commitMu    sync.Mutex
+	lastReceipt time.Time
+}
+
+var _ sdk.Destination = (*destination)(nil)
+
+func newDestination(ctx context.Context, name string, s settings, t tuning, log *slog.Logger) (*destination, error) {
+	var opts []func(*config.LoadOptions) error
+	if s.Profile != "" {
+		opts = append(opts, config.WithSharedConfigProfile(s.Profile))
+	}
+	// Reading the environment and shared files only; no request is made.
+	base, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		attr := ""
+		if s.Profile != "" {
+			attr = "profile"
+		}
+		return nil, sdk.ConfigError(attr, fmt.Errorf("load the platform's own AWS configuration: %w", err))
+	}
+	d := &destination{
+		name:          name,
+		s:             &s,
+		log:           log,
+		layout:        legacylayout.Layout{Folder: s.Folder},
+		slots:         make(chan struct{}, s.UploadConcurrency),
+		currentRegion: s.Region,
+	}
+	if d.currentRegion == "" {
+		d.currentRegion = fallbackRegion
+	}
+	httpClient := newHTTPClient(d.s, t)
+	retryer := newRetryer(d.s, t)
+	sdkLog := sdkLogger{log}
+
+	stsRegion := s.Region
+	if stsRegion == "" {
+		stsRegion = base.Region // the platform's own region, if it has one
+	}
+	if stsRegion == "" {
+		stsRegion = fallbackRegion
+	}
+	stsClient := sts.NewFromConfig(base, func(o *sts.Options) {
+		o.Region = stsRegion
+		if s.STSEndpoint != "" {
+			o.BaseEndpoint = aws.String(s.STSEndpoint)
+		}
+		o.HTTPClient = httpClient
+		o.Retryer = retryer()
+		o.Logger = sdkLog
+		o.ClientLogMode = aws.LogRetries
+	})
+	d.sessions = newRoleSessions(d.s, stsClient, t)
+
+	d.s3 = s3.NewFromConfig(base, func(o *s3.Options) {
+		o.Region = d.currentRegion
+		// Every call names the role session's credentials; the platform's
+		// own identity must never reach the customer's bucket.
+		o.Credentials = noCredentials{}
+		if s.Endpoint != "" {
+			o.BaseEndpoint = aws.String(s.Endpoint)
+		}
+		o.UsePathStyle = s.PathStyle
+		o.HTTPClient = httpClient
+		o.Retryer = retryer()
+		o.Logger = sdkLog
+		o.ClientLogMode = aws.LogRetries
+	})
+	return d, nil
+}
+
+// noCredentials fails any S3 call made without the role's credentials.
+type noCredentials struct{}
+
+func (noCredentials) Retrieve(context.Context) (aws.Credentials, error) {
+	return aws.Credentials{}, errors.New("s3legacy: S3 call without the role session's credentials")
+}
+
+func (d *destination) region() string {
+	d.regionMu.RLock()
+	defer d.regionMu.RUnlock()
+	return d.currentRegion
+}
+
+func (d *destination) setRegion(r string) {
+	d.regionMu.Lock()
+	d.currentRegion = r
+	d.regionMu.Unlock()
+}
+
+// Check assumes the role afresh, which proves the platform's identity, the
+// trust policy and the external ID. The role may only write, so the
+// bucket itself is first proven by an export.
+func (d *destination) Check(ctx context.Context) (string, error) {
+	session := d.s.roleSessionName(d.name)
+	out, err := d.sessions.assume(ctx, session)
+	if err != nil {
+		return "", err
+	}
+	assumed := d.s.RoleARN
+	if out.AssumedRoleUser != nil {
+		assumed = aws.ToString(out.AssumedRoleUser.Arn)
+	}
+	expires := "unknown"
+	if out.Credentials != nil {
+		expires = aws.ToTime(out.Credentials.Expiration).UTC().Format(time.RFC3339)
+	}
+	where := "s3://" + d.s.Bucket + "/"
+	if d.s.Folder != "" {
+		where += d.s.Folder + "/"
+	}
+	return fmt.Sprintf("assumed %s with external ID %q as %s (session %s, valid until %s); the role may only put objects, so writing to %s is proven by the first export",
+		assumed, d.s.ExternalID, d.sessions.platformPrincipal(ctx), session, expires, where), nil
+}
+
+// Begin starts an export after checking its time against the previous
+// dump's and making sure the role can be assumed, so that a broken trust
+// policy fails the export once, here, instead of in every Put.
+func (d *destination) Begin(ctx context.Context, info sdk.ExportInfo) (sdk.Export, error) {
+	if info.Time.IsZero() {
+		return nil, sdk.Permanent(errors.New("export time is not set"))
+	}
+	at, prev := info.Time.UTC(), info.PreviousTime.UTC()
+	if !info.PreviousTime.IsZero() && !at.Truncate(time.Minute).After(prev.Truncate(time.Minute)) {
+		return nil, sdk.Permanent(fmt.Errorf("export time %s is not in a later minute than the previous dump's %s: the two would share folder %s",
+			at.Format(legacylayout.TimestampFormat), prev.Format(legacylayout.TimestampFormat), d.layout.DumpPrefix(at)))
+	}
+	seen := map[string]bool{}
+	for _, t := range info.Tables {
+		if err := d.checkTable(at, t); err != nil {
+			return nil, sdk.Permanent(err)
+		}
+		if seen[t] {
+			return nil, sdk.Permanent(fmt.Errorf("table %q is listed twice", t))
+		}
+		seen[t] = true
+	}
+	session := d.s.roleSessionName(info.Account)
+	if _, err := d.sessions.retrieve(ctx, session); err != nil {
+		return nil, err
+	}
+	return newExport(d, info, session), nil
+}
+
+// checkTable refuses table names that would not stay one path segment of
+// a valid key.
+func (d *destination) checkTable(at time.Time, t string) error {
+	if t == "" || t == "." || t == ".." || strings.ContainsAny(t, "/\\") || !utf8.ValidString(t) ||
+		strings.ContainsFunc(t, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return fmt.Errorf("table name %q cannot be a key segment", t)
+	}
+	if k := d.layout.FileKey(at, t, 0); len(k) > 1024 {
+		return fmt.Errorf("table %q makes keys longer than S3's 1024 bytes", t)
+	}
+	return nil
+}
+
+// acquire waits for an upload slot of the destination.
+func (d *destination) acquire(ctx context.Context) (release func(), err error) {
+	select {
+	case d.slots <- struct{}{}:
+		return func() { <-d.slots }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}

@@ -1,0 +1,245 @@
+package s3legacy
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/logging"
+	"github.com/aws/smithy-go/middleware"
+)
+
+// tuning holds what production never changes but tests shorten.
+type tuning struct {
+	// sessionDuration is how long an assumed-role session is asked for.
+	sessionDuration time.Duration
+	// refreshWindow: a session is renewed this long (give or take half)
+	// before it expires.
+	refreshWindow time.Duration
+
+	// Backoff between attempts: exponential from baseDelay (throttleDelay
+	// for throttling), capped at maxBackoff, with jitter.
+	baseDelay     time.Duration
+	throttleDelay time.Duration
+	maxBackoff    time.Duration
+
+	// An attempt that has not completed after attemptFloor plus its body
+	// size at minThroughput is abandoned and retried: a stalled connection
+	// must not hold an export forever.
+	attemptFloor  time.Duration
+	minThroughput int64 // bytes per second
+
+	// credentials, when set, replace the assumed role (for S3 stores
+	// without STS in tests).
+	credentials aws.CredentialsProvider
+}
+
+func defaultTuning() tuning {
+	return tuning{
+		sessionDuration: time.Hour,
+		refreshWindow:   10 * time.Minute,
+		baseDelay:       200 * time.Millisecond,
+		throttleDelay:   time.Second,
+		maxBackoff:      20 * time.Second,
+		attemptFloor:    2 * time.Minute,
+		minThroughput:   256 << 10,
+	}
+}
+
+// maxObjectSize is S3's limit for one PutObject.
+const maxObjectSize = 5 << 30
+
+// newHTTPClient is the HTTP client of a destination's S3 and STS clients.
+func newHTTPClient(s *settings, t tuning) aws.HTTPClient {
+	c := awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
+		tr.ResponseHeaderTimeout = 2 * time.Minute
+		tr.MaxIdleConnsPerHost = max(tr.MaxIdleConnsPerHost, s.UploadConcurrency)
+	})
+	return attemptDeadline{next: c, floor: t.attemptFloor, rate: t.minThroughput}
+}
+
+// newRetryer retries throttling, 5xx answers and lost connections (the
+// SDK's standard rules) plus corrupted transfers, with exponential backoff
+// and without the SDK's client-wide retry quota: a dump of many files
+// under throttling must not exhaust a shared budget.
+func newRetryer(s *settings, t tuning) func() aws.Retryer {
+	return func() aws.Retryer {
+		return retry.NewStandard(func(o *retry.StandardOptions) {
+			o.MaxAttempts = s.MaxAttempts
+			o.RateLimiter = ratelimit.None
+			o.Backoff = backoff{base: t.baseDelay, throttle: t.throttleDelay, max: t.maxBackoff}
+			o.Retryables = append(o.Retryables, retry.RetryableErrorCode{Codes: map[string]struct{}{
+				"BadDigest": {}, "XAmzContentSHA256Mismatch": {}, "IncompleteBody": {}, "InternalError": {}, "OperationAborted": {},
+			}})
+		})
+	}
+}
+
+// backoff waits between half and all of base·2^(attempt-1), capped.
+type backoff struct{ base, throttle, max time.Duration }
+
+var throttles = retry.IsErrorThrottles(retry.DefaultThrottles)
+
+func (b backoff) BackoffDelay(attempt int, err error) (time.Duration, error) {
+	d := b.base
+	if throttles.IsErrorThrottle(err).Bool() {
+		d = b.throttle
+	}
+	for i := 1; i < attempt && d < b.max; i++ {
+		d *= 2
+	}
+	d = min(d, b.max)
+	if d <= 1 {
+		return d, nil
+	}
+	return d/2 + rand.N(d/2), nil
+}
+
+// attemptDeadline bounds each HTTP attempt so that a stalled connection is
+// abandoned and retried rather than waited on forever.
+type attemptDeadline struct {
+	next  aws.HTTPClient
+	floor time.Duration
+	rate  int64
+}
+
+func (c attemptDeadline) Do(r *http.Request) (*http.Response, error) {
+	limit := c.floor
+	if c.rate > 0 && r.ContentLength > 0 {
+		limit += time.Duration(r.ContentLength/c.rate) * time.Second
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), limit)
+	resp, err := c.next.Do(r.WithContext(ctx))
+	if err != nil {
+		cancel()
+		if r.Context().Err() == nil && ctx.Err() != nil {
+			// Not wrapped: only the caller's own context may make the
+			// failure look like a cancellation.
+			err = &attemptTimeoutError{limit: limit, err: err}
+		}
+		return resp, err
+	}
+	resp.Body = cancelOnClose{resp.Body, cancel}
+	return resp, nil
+}
+
+// attemptTimeoutError is a network timeout to the SDK's retryer.
+type attemptTimeoutError struct {
+	limit time.Duration
+	err   error
+}
+
+func (e *attemptTimeoutError) Error() string {
+	return fmt.Sprintf("no complete answer within %v: %v", e.limit, e.err)
+}
+
+func (e *attemptTimeoutError) Timeout() bool { return true }
+
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (c cancelOnClose) Close() error {
+	err := c.ReadCloser.Close()
+	c.cancel()
+	return err
+}
+
+// object is one PutObject: a key and a body whose bytes are known to match
+// sha256.
+type object struct {
+	key         string
+	body        io.ReadSeeker
+	size        int64
+	sha256      []byte
+	contentType string
+}
+
+// put stores o with one PutObject (retried by the SDK) and classifies the
+// failure. When no region is configured and S3 answers that the bucket
+// lives elsewhere, it switches to that region for good and tries again.
+func (d *destination) put(ctx context.Context, creds aws.CredentialsProvider, o object) error {
+	err := d.putObject(ctx, creds, o)
+	if err != nil && d.s.Region == "" && ctx.Err() == nil {
+		code := ""
+		var api smithy.APIError
+		if errors.As(err, &api) {
+			code = api.ErrorCode()
+		}
+		if r := bucketRegion(err); r != "" && r != d.region() && isRegionError(code, err) {
+			d.log.Warn("bucket is in another region; using it from now on (set region to skip this)",
+				"bucket", d.s.Bucket, "region", r)
+			d.setRegion(r)
+			if _, serr := o.body.Seek(0, io.SeekStart); serr != nil {
+				return fmt.Errorf("rewind %s: %w", o.key, serr)
+			}
+			err = d.putObject(ctx, creds, o)
+		}
+	}
+	if err != nil {
+		return d.classifyPut(ctx, o.key, err)
+	}
+	return nil
+}
+
+func (d *destination) putObject(ctx context.Context, creds aws.CredentialsProvider, o object) error {
+	in := &s3.PutObjectInput{
+		Bucket:         aws.String(d.s.Bucket),
+		Key:            aws.String(o.key),
+		Body:           o.body,
+		ContentLength:  aws.Int64(o.size),
+		ContentType:    aws.String(o.contentType),
+		ChecksumSHA256: aws.String(base64.StdEncoding.EncodeToString(o.sha256)),
+	}
+	if d.s.ACL != "" {
+		in.ACL = s3types.ObjectCannedACL(d.s.ACL)
+	}
+	if d.s.KMSKeyARN != "" {
+		in.ServerSideEncryption = s3types.ServerSideEncryptionAwsKms
+		in.SSEKMSKeyId = aws.String(d.s.KMSKeyARN)
+	}
+	payloadHash := hex.EncodeToString(o.sha256)
+	region := d.region()
+	_, err := d.s3.PutObject(ctx, in, func(opts *s3.Options) {
+		opts.Credentials = creds
+		opts.Region = region
+		// The digest was computed while verifying the spool file: sign it
+		// as the payload hash rather than read the file a third time. Over
+		// TLS this also replaces UNSIGNED-PAYLOAD, so S3 checks the bytes
+		// against the signature as well as against the checksum header.
+		opts.APIOptions = append(opts.APIOptions, func(stack *middleware.Stack) error {
+			return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("exportdPayloadHash",
+				func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+					return next.HandleInitialize(v4.SetPayloadHash(ctx, payloadHash), in)
+				}), middleware.After)
+		})
+	})
+	return err
+}
+
+// sdkLogger writes the SDK's retry notices into the plugin's log.
+type sdkLogger struct{ l *slog.Logger }
+
+func (s sdkLogger) Logf(c logging.Classification, format string, v ...any) {
+	if c == logging.Warn {
+		s.l.Warn(fmt.Sprintf(format, v...))
+		return
+	}
+	s.l.Info(fmt.Sprintf(format, v...))
+}
