@@ -80,9 +80,15 @@ func TestReferences(t *testing.T) {
 		return i
 	}
 
+	companies.ids(t, "domain") // unique too
 	companyOfContact := map[string]any{}
 	for i := range contacts.rows {
-		exists("contact's company", contacts.get(i, "company_id"), companyIDs)
+		if c := exists("contact's company", contacts.get(i, "company_id"), companyIDs); c >= 0 {
+			email, domain := contacts.str(i, "email"), companies.str(c, "domain")
+			if !strings.HasSuffix(email, "@"+domain) {
+				t.Fatalf("contact %d: email %s at company %s", i, email, domain)
+			}
+		}
 		companyOfContact[contacts.str(i, "contact_id")] = contacts.get(i, "company_id")
 	}
 

@@ -174,6 +174,10 @@ func (d *decoder) rowCount(rows map[string]int64, keyExpr hcl.Expression, table 
 		d.fail(keyExpr, "Unknown table", fmt.Sprintf("The sample source has no table %q; its tables are %s.", table, strings.Join(tableNames[:], ", ")))
 		return
 	}
+	if _, dup := rows[table]; dup {
+		d.fail(keyExpr, "Duplicate table", fmt.Sprintf("The rows of %s are given twice.", table))
+		return
+	}
 	if !known {
 		return
 	}

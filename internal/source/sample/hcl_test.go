@@ -154,6 +154,7 @@ func TestHCLDiagnostics(t *testing.T) {
 		{"negative scale", "scale = -1", "Invalid scale", "not a positive number", "exportd.hcl:2,9"},
 		{"huge scale", "scale = 1e20", "Invalid scale", "more than", "exportd.hcl:2,9"},
 		{"unknown table in rows", "rows = {\n  events = 1\n  evnts = 5\n}", "Unknown table", `no table "evnts"`, "exportd.hcl:4,3"},
+		{"rows twice", "rows = { events = 1, \"events\" = 2 }", "Duplicate table", "given twice", "exportd.hcl:2,22"},
 		{"negative rows", "rows = { events = -5 }", "Invalid row count", "whole number from 0", "exportd.hcl:2,19"},
 		{"fractional rows", "rows = { events = 2.5 }", "Invalid row count", "", "exportd.hcl:2,19"},
 		{"rows not a map", "rows = 5", "Invalid rows", "map of number", "exportd.hcl:2,8"},

@@ -132,6 +132,7 @@ func (r *Recorder) expect(call string, kinds ...schema.Kind) *schema.Column {
 	return nil
 }
 
+// Null records a null value, for nullable columns and elements.
 func (r *Recorder) Null() {
 	c := r.column("Null")
 	switch {
@@ -143,12 +144,14 @@ func (r *Recorder) Null() {
 	}
 }
 
+// Bool records a Bool value.
 func (r *Recorder) Bool(v bool) {
 	if r.expect("Bool", schema.Bool) != nil {
 		r.add(v)
 	}
 }
 
+// Int32 records an Int16, Int32 or Date value.
 func (r *Recorder) Int32(v int32) {
 	c := r.expect("Int32", schema.Int16, schema.Int32, schema.Date)
 	switch {
@@ -166,6 +169,7 @@ func (r *Recorder) Int32(v int32) {
 	}
 }
 
+// Int64 records an Int64, Time, Timestamp or Decimal value.
 func (r *Recorder) Int64(v int64) {
 	c := r.expect("Int64", schema.Int64, schema.Time, schema.Timestamp, schema.Decimal)
 	switch {
@@ -181,6 +185,7 @@ func (r *Recorder) Int64(v int64) {
 	}
 }
 
+// BigInt records a Decimal value.
 func (r *Recorder) BigInt(v *big.Int) {
 	c := r.expect("BigInt", schema.Decimal)
 	switch {
@@ -201,18 +206,21 @@ func (r *Recorder) decimal(call string, c *schema.Column, unscaled *big.Int) {
 	r.add(DecimalString(unscaled, c.Scale))
 }
 
+// Float32 records a Float32 value.
 func (r *Recorder) Float32(v float32) {
 	if r.expect("Float32", schema.Float32) != nil {
 		r.add(v)
 	}
 }
 
+// Float64 records a Float64 value.
 func (r *Recorder) Float64(v float64) {
 	if r.expect("Float64", schema.Float64) != nil {
 		r.add(v)
 	}
 }
 
+// Bytes records a String, JSON or Bytes value.
 func (r *Recorder) Bytes(v []byte) {
 	c := r.expect("Bytes", schema.String, schema.JSON, schema.Bytes)
 	switch {
@@ -224,6 +232,7 @@ func (r *Recorder) Bytes(v []byte) {
 	}
 }
 
+// String records a String, JSON or Bytes value.
 func (r *Recorder) String(v string) {
 	c := r.expect("String", schema.String, schema.JSON, schema.Bytes)
 	switch {
@@ -246,6 +255,7 @@ func (r *Recorder) text(call string, c *schema.Column, v string) {
 	}
 }
 
+// Fixed records a UUID value.
 func (r *Recorder) Fixed(v []byte) {
 	c := r.expect("Fixed", schema.UUID)
 	switch {
@@ -257,6 +267,7 @@ func (r *Recorder) Fixed(v []byte) {
 	}
 }
 
+// BeginList starts a List value of n elements.
 func (r *Recorder) BeginList(n int) {
 	c := r.column("BeginList")
 	switch {
@@ -272,6 +283,7 @@ func (r *Recorder) BeginList(n int) {
 	}
 }
 
+// EndList ends the List value begun by BeginList.
 func (r *Recorder) EndList() {
 	if r.err != nil || r.final != nil {
 		return

@@ -4,10 +4,12 @@
 // the demo, end-to-end tests, which regenerate the rows they expect with
 // [Snapshot.Row], and benchmarks.
 //
-// Row i of a table is a pure function of the seed, the account, the table
-// and i: the same configuration gives the same rows whatever the order in
-// which tables are read, how many are read at once, or which other tables
-// are exported. Rows refer to each other consistently (a contact's company
+// Row i of a table is a pure function of the seed, the row counts, the
+// account, the table and i: the same configuration gives the same rows
+// whatever the order in which tables are read, how many are read at once,
+// or which other tables are exported. Every value is drawn from a
+// counter-based generator (splitmix64 over those inputs), so any row can be
+// regenerated alone, and reading a table allocates nothing per row. Rows refer to each other consistently (a contact's company
 // exists, an attributed touch is an event of the deal's contact), so joins
 // on the exported data give sensible answers.
 //

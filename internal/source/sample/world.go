@@ -19,16 +19,15 @@ var (
 const adDays = 30
 
 // Fields: independent streams for the attributes that other tables read.
+// Their values are part of the data: changing one changes the rows.
 const (
-	fCountry uint64 = iota + 1
-	fCreated
-	fCompany
-	fAnonymous
-	fChannel
-	fContact
-	fDeal
-	fTouches
-	fCampaign
+	fCountry   uint64 = 1
+	fCreated   uint64 = 2
+	fCompany   uint64 = 3
+	fAnonymous uint64 = 4
+	fChannel   uint64 = 5
+	fDeal      uint64 = 7
+	fTouches   uint64 = 8
 )
 
 // world holds what every row of one snapshot derives from: the row counts
@@ -152,8 +151,8 @@ func (w *world) companyCreated(c int64) int64 {
 // Contacts.
 
 // contactCompany is the company a contact works for, or -1 for the few
-// who signed up with a personal address. Large (low-numbered) companies
-// have more contacts than small ones.
+// who signed up with a personal address. Contacts are skewed towards the
+// low-numbered companies, as a few accounts hold most of a CRM.
 func (w *world) contactCompany(j int64) int64 {
 	n := uint64(w.rows[companies])
 	if n == 0 {
