@@ -43,10 +43,17 @@ func (b *hclogBridge) Log(level hclog.Level, msg string, args ...any) {
 	}
 	all := make([]any, 0, len(b.args)+len(args)+2)
 	if b.name != "" {
-		all = append(all, "plugin", b.name)
+		all = append(all, "logger", b.name)
 	}
 	all = append(all, b.args...)
-	all = append(all, args...)
+	for i := 0; i+1 < len(args); i += 2 {
+		// go-plugin adds the plugin's own timestamp to forwarded lines;
+		// the host's record has its own.
+		if k, _ := args[i].(string); k == "timestamp" {
+			continue
+		}
+		all = append(all, args[i], args[i+1])
+	}
 	b.l.Log(ctx, lvl, msg, all...)
 }
 

@@ -134,13 +134,15 @@ func Consume(fetchCtx, jobCtx context.Context, cons jetstream.Consumer, o Consum
 func worker(fetchCtx, jobCtx context.Context, cons jetstream.Consumer, o ConsumeOptions, log *slog.Logger, h Handler) {
 	failures := 0
 	for fetchCtx.Err() == nil {
-		batch, err := cons.Fetch(1, jetstream.FetchMaxWait(5*time.Second), jetstream.FetchContext(fetchCtx))
+		fctx, cancel := context.WithTimeout(fetchCtx, 5*time.Second)
+		batch, err := cons.Fetch(1, jetstream.FetchContext(fctx))
 		if err == nil {
 			for m := range batch.Messages() {
 				handle(jobCtx, m, o, log, h)
 			}
 			err = batch.Error()
 		}
+		cancel()
 		if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) {
 			failures = 0
 			continue

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"sort"
+	"time"
+
+	"github.com/exportd/exportd/sdk"
+)
+
+func cmdValidate(args []string) int {
+	fs := newFlags("validate", "-config FILE [-check]")
+	path := fs.String("config", "", "configuration `file` (HCL)")
+	check := fs.Bool("check", false, "also check each destination's connectivity and credentials")
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	cfg, ok := loadConfig(*path)
+	if !ok {
+		return 1
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	log := newLogger(cfg, os.Stderr)
+	if cfg.Log.Level != "debug" {
+		log = slog.New(slog.DiscardHandler) // plugin chatter is noise here
+	}
+	svc, ok := build(ctx, cfg, log)
+	if !ok {
+		return 1
+	}
+	defer svc.Close()
+
+	accounts := map[string]int{}
+	for _, d := range cfg.Destinations {
+		accounts[d.Account]++
+	}
+	fmt.Printf("%s: valid; source %q, %d destination(s) for %d account(s)\n", cfg.Filename, cfg.Source.Kind, len(cfg.Destinations), len(accounts))
+	if !*check {
+		return 0
+	}
+	names := make([]string, 0, len(svc.Destinations))
+	for n := range svc.Destinations {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	failed := 0
+	for _, n := range names {
+		msg, err := svc.Destinations[n].Check(ctx)
+		if err != nil {
+			failed++
+			fmt.Printf("  %-24s FAIL (%s) %v\n", n, sdk.KindOf(err), err)
+			continue
+		}
+		fmt.Printf("  %-24s ok   %s\n", n, msg)
+	}
+	if failed > 0 {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,143 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/exportd/exportd/internal/job"
+	"github.com/exportd/exportd/internal/metrics"
+	"github.com/exportd/exportd/internal/trigger"
+	"github.com/nats-io/nats.go"
+)
+
+// Run runs the daemon until ctx is done: it consumes events, answers
+// re-export requests and serves the operations endpoint. When ctx is done
+// it stops fetching events, lets exports in flight finish for the grace
+// period, then cancels them (their events are redelivered) and returns.
+func (s *Service) Run(ctx context.Context) error {
+	cfg := s.Config
+	log := s.Log
+	var ready atomic.Bool
+	var ops *metrics.Server
+	if cfg.HTTP.Listen != "" {
+		var err error
+		ops, err = metrics.Listen(cfg.HTTP.Listen, s.Metrics, func() error {
+			if !ready.Load() {
+				return errors.New("starting")
+			}
+			return nil
+		}, log)
+		if err != nil {
+			return fmt.Errorf("operations endpoint on %s: %w", cfg.HTTP.Listen, err)
+		}
+		defer ops.Close(context.Background())
+		log.Info("operations endpoint listening", "addr", ops.Addr())
+	}
+
+	spool := filepath.Join(cfg.DataDir, "spool", "daemon")
+	c, err := s.connect(ctx, "exportd "+owner(), false)
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	// Holding the data directory, this process owns its spool: whatever is
+	// there was left by a crash.
+	if err := os.RemoveAll(spool); err != nil {
+		return fmt.Errorf("clean spool: %w", err)
+	}
+
+	setupCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	cons, err := trigger.Setup(setupCtx, c.js, cfg.NATS, cfg.Jobs, job.QueueSubjectPrefix+">")
+	cancel()
+	if err != nil {
+		return err
+	}
+	engine := s.engine(c, spool)
+
+	sub, err := c.nc.QueueSubscribe(job.ReexportSubjectPrefix+"*", "exportd-reexport", func(m *nats.Msg) {
+		account := strings.TrimPrefix(m.Subject, job.ReexportSubjectPrefix)
+		var reply job.ReexportReply
+		if req, err := job.DecodeReexportRequest(m.Data); err != nil {
+			reply.Error = err.Error()
+		} else {
+			rctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+			reply = engine.Reexport(rctx, account, req)
+			cancel()
+		}
+		b, _ := json.Marshal(reply)
+		if err := m.Respond(b); err != nil {
+			log.Warn("answering a re-export request failed", "error", err)
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("subscribe to re-export requests: %w", err)
+	}
+	defer sub.Unsubscribe()
+
+	// Exports run under jobCtx, which outlives ctx by the grace period.
+	jobCtx, cancelJobs := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelJobs()
+	go func() {
+		<-ctx.Done()
+		log.Info("stopping: no new events; exports in flight may finish", "grace_period", cfg.Jobs.GracePeriod)
+		select {
+		case <-time.After(cfg.Jobs.GracePeriod):
+			log.Warn("grace period over; cancelling exports in flight (their events will be redelivered)")
+			cancelJobs()
+		case <-jobCtx.Done():
+		}
+	}()
+
+	ready.Store(true)
+	log.Info("exportd running", "stream", cfg.NATS.Stream, "consumer", cfg.NATS.Consumer,
+		"workers", cfg.Jobs.Workers, "destinations", len(s.Destinations))
+	trigger.Consume(ctx, jobCtx, cons, trigger.ConsumeOptions{
+		Workers:   cfg.Jobs.Workers,
+		Heartbeat: heartbeat(cfg.Jobs.AckWait),
+		Logger:    log,
+	}, engine.Handle)
+	ready.Store(false)
+	log.Info("exportd stopped")
+	return nil
+}
+
+// heartbeat is how often an event in progress is reported: three times per
+// ack wait, so that one lost heartbeat does not cause a redelivery.
+func heartbeat(ackWait time.Duration) time.Duration {
+	return max(ackWait/3, time.Second)
+}
+
+func (s *Service) engine(c *conn, spool string) *job.Engine {
+	cfg := s.Config
+	return &job.Engine{
+		Config: cfg,
+		Runner: &job.Runner{
+			Source:           s.Source,
+			SpoolDir:         spool,
+			Parquet:          ParquetOptions(cfg.Parquet),
+			TableParallelism: cfg.Jobs.TableParallelism,
+			PutConcurrency:   cfg.Jobs.PutConcurrency,
+			MaxSpooledFiles:  cfg.Parquet.MaxSpooledFiles,
+			Log:              s.Log,
+			Observer:         s.Metrics,
+		},
+		State:        c.state,
+		Destinations: s.Destinations,
+		Bus:          &trigger.Bus{NC: c.nc, JS: c.js, Stream: cfg.NATS.Stream},
+		Metrics:      s.Metrics,
+		Owner:        owner(),
+		Log:          s.Log,
+	}
+}
+
+func owner() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s:%d", host, os.Getpid())
+}
