@@ -15,9 +15,10 @@ import (
 )
 
 // ReadTable streams the table's rows into w on a reader connection of its
-// own that imported the snapshot. Rows are decoded from the binary wire
-// format straight into w's calls as they arrive: nothing holds more than
-// the row at hand and pgconn's read buffer.
+// own that imported the snapshot. Rows are read ahead in bounded batches
+// (see batch.go) and decoded from the binary wire format straight into w's
+// calls, on the caller's goroutine: memory is bounded by the batches,
+// never by the table.
 func (s *snapshot) ReadTable(ctx context.Context, table string, w source.RowWriter) (err error) {
 	r, ok := s.reads[table]
 	if !ok {
@@ -71,16 +72,9 @@ func (s *snapshot) ReadTable(ctx context.Context, table string, w source.RowWrit
 			}
 		}
 	}
-	dec := rowDecoder{plans: r.plans, w: w}
-	rows := 0
-	for rr.NextRow() {
-		if err := s.row(&dec, rr.Values(), table, r, rows); err != nil {
-			return err
-		}
-		rows++
-	}
-	if _, err := rr.Close(); err != nil {
-		return fail(fmt.Sprintf("after %d rows", rows), err)
+	rows, err := s.stream(pc, rr, r, table, w)
+	if err != nil {
+		return err
 	}
 	if _, err := pc.Exec(ctx, "COMMIT").ReadAll(); err != nil {
 		return fail("commit", err)
@@ -88,6 +82,48 @@ func (s *snapshot) ReadTable(ctx context.Context, table string, w source.RowWrit
 	clean = true
 	slog.Debug("postgres table read", "schema", s.schema, "table", table, "rows", rows, "duration", time.Since(start))
 	return nil
+}
+
+// stream decodes the result's rows into w while pump reads ahead (see
+// batch.go). On any failure it closes the socket, which ends the pump, and
+// waits for it: no goroutine outlives the call.
+func (s *snapshot) stream(pc *pgconn.PgConn, rr *pgconn.ResultReader, r *tableRead, table string, w source.RowWriter) (rows int, err error) {
+	free := make(chan *batch, batchCount)
+	for range batchCount {
+		free <- newBatch(len(r.plans))
+	}
+	full := make(chan *batch)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		pump(rr, free, full, stop)
+	}()
+	defer func() {
+		if err != nil {
+			close(stop)
+			// Unblocks a pump waiting on the network.
+			pc.Conn().Close()
+		}
+		<-done
+	}()
+	dec := rowDecoder{plans: r.plans, w: w}
+	for {
+		b := <-full
+		for i := range b.rows {
+			if err := s.row(&dec, b.row(i), table, r, rows); err != nil {
+				return rows, err
+			}
+			rows++
+		}
+		if b.last {
+			if b.err != nil {
+				return rows, s.src.secrets.fail(fmt.Sprintf("read table %s.%s: after %d rows", s.schema, table, rows), b.err)
+			}
+			return rows, nil
+		}
+		free <- b
+	}
 }
 
 func (s *snapshot) row(dec *rowDecoder, vals [][]byte, table string, r *tableRead, n int) error {

@@ -1,0 +1,184 @@
+package postgres
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/exportd/exportd/internal/parquetw"
+	"github.com/exportd/exportd/internal/testsupport"
+)
+
+var benchSizes = flag.String("events-rows", "1000000,5000000", "comma-separated sizes of the events table that BenchmarkExportEvents exports")
+
+// eventsDDL is the platform's events table, as the sample source shapes it:
+// thirteen columns, ids and URLs as text, JSON properties, about 360 bytes
+// a row in text form.
+const eventsDDL = `
+CREATE SCHEMA acct_bench;
+CREATE TABLE acct_bench.events (
+  event_id    text NOT NULL,
+  contact_id  text,
+  company_id  text,
+  event_type  text NOT NULL,
+  event_time  timestamptz NOT NULL,
+  event_date  date NOT NULL,
+  source      text NOT NULL,
+  channel     text NOT NULL,
+  url         text,
+  referrer    text,
+  session_id  text NOT NULL,
+  duration_ms bigint,
+  properties  json NOT NULL
+);`
+
+// eventsInsert adds rows {lo}..{hi} to the events table.
+const eventsInsert = `
+INSERT INTO acct_bench.events
+SELECT 'evt_' || md5(g::text),
+       CASE WHEN g % 10 = 0 THEN NULL ELSE 'con_' || lpad((g % 250000)::text, 10, '0') END,
+       CASE WHEN g % 7 = 0 THEN NULL ELSE 'com_' || lpad((g % 50000)::text, 8, '0') END,
+       (ARRAY['page_view','form_submit','email_open','email_click','ad_click','meeting','signup'])[1 + g % 7],
+       t, t::date,
+       (ARRAY['web','email','ads','crm','product'])[1 + g % 5],
+       (ARRAY['organic','paid_search','paid_social','referral','direct','email'])[1 + g % 6],
+       CASE WHEN g % 5 = 0 THEN NULL ELSE 'https://www.example.com/products/' || (g % 997) || '/pricing?utm_source=newsletter&utm_campaign=' || (g % 31) END,
+       CASE WHEN g % 3 = 0 THEN NULL ELSE 'https://www.google.com/search?q=b2b+analytics+' || (g % 101) END,
+       'ses_' || md5((g / 8)::text),
+       CASE WHEN g % 4 = 0 THEN NULL ELSE (g * 37) % 600000 END,
+       json_build_object('browser', (ARRAY['chrome','firefox','safari','edge'])[1 + g % 4], 'screen', '1920x1080',
+                         'score', g % 100, 'campaign_id', 'cmp_' || (g % 313))
+FROM generate_series({lo}, {hi}) g,
+     LATERAL (SELECT timestamptz '2023-01-01 00:00:00+00' + (g * interval '6 seconds')) ts(t);`
+
+// BenchmarkExportEvents exports a generated events table through the
+// shared parquet writer (GZIP at its default level, files removed as soon
+// as they are delivered) and reports rows/s, MB/s of the table's text form,
+// MB/s of parquet written, and the process's peak RSS during the export.
+// The server runs on the same machine, as in production on a small VM.
+//
+//	go test -run '^$' -bench ExportEvents -benchtime 1x ./internal/source/postgres
+//	go test -run '^$' -bench ExportEvents -benchtime 1x -events-rows 200000 ./internal/source/postgres
+func BenchmarkExportEvents(b *testing.B) {
+	var sizes []int
+	for _, f := range strings.Split(*benchSizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			b.Fatalf("-events-rows: %q is not a row count", f)
+		}
+		sizes = append(sizes, n)
+	}
+	// The table grows from one size to the next.
+	slices.Sort(sizes)
+	pg := testsupport.SharedPostgres(b)
+	db := pg.NewDatabase(b)
+	pg.Exec(b, db.Name, "SET ROLE "+db.User+";"+eventsDDL)
+	have := 0
+	for _, n := range sizes {
+		if n > have { // the table holds exactly n rows
+			start := time.Now()
+			pg.Exec(b, db.Name, strings.NewReplacer("{lo}", strconv.Itoa(have+1), "{hi}", strconv.Itoa(n)).Replace(eventsInsert))
+			// Set hint bits and the visibility map now, as a long-lived
+			// table has them, so the exports measure reading, not that.
+			pg.Exec(b, db.Name, "VACUUM (FREEZE, ANALYZE) acct_bench.events")
+			b.Logf("generated %d rows in %v", n-have, time.Since(start).Round(time.Second))
+			have = n
+		}
+		textBytes, _ := strconv.ParseFloat(pg.ExecScalar(b, db.Name,
+			"SELECT sum(octet_length(e::text)) FROM acct_bench.events e"), 64)
+		b.Run(fmt.Sprintf("rows=%d", n), func(b *testing.B) {
+			s := newSource(b, fmt.Sprintf("dsn = %q\nschema = \"acct_bench\"\ntables = [\"events\"]\n", pg.SocketDSN(db.Name)))
+			var rows, parquetBytes int64
+			var elapsed time.Duration
+			resetPeakRSS(b)
+			cpu0 := processCPU()
+			for b.Loop() {
+				start := time.Now()
+				r, pb := exportEventsOnce(b, s)
+				elapsed += time.Since(start)
+				rows += r
+				parquetBytes += pb
+			}
+			cpu := processCPU() - cpu0
+			sec := elapsed.Seconds()
+			// CPU time per row of this process (reading, decoding,
+			// encoding, compressing), which other load on the machine
+			// does not change as it changes rows/s.
+			b.ReportMetric(cpu.Seconds()*1e6/float64(rows), "cpu-µs/row")
+			b.ReportMetric(float64(rows)/sec, "rows/s")
+			b.ReportMetric(textBytes*float64(b.N)/sec/1e6, "text-MB/s")
+			b.ReportMetric(float64(parquetBytes)/sec/1e6, "parquet-MB/s")
+			b.ReportMetric(float64(peakRSS(b))/(1<<20), "peak-RSS-MiB")
+		})
+	}
+}
+
+func exportEventsOnce(b *testing.B, s *Source) (rows, bytes int64) {
+	ctx := context.Background()
+	snap, err := s.Open(ctx, sourceRequest(ev("bench")))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer snap.Close()
+	dir := b.TempDir()
+	w, err := parquetw.NewTableWriter(ctx, dir, snap.Tables()[0], parquetw.Options{}, func(_ context.Context, f parquetw.File) error {
+		// Delivered: the spool file is no longer needed.
+		rows += f.Rows
+		bytes += f.Size
+		return os.Remove(f.Path)
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Abort()
+	if err := snap.ReadTable(ctx, "events", w); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := w.Close(ctx); err != nil {
+		b.Fatal(err)
+	}
+	return rows, bytes
+}
+
+// processCPU is the user and system CPU time this process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// resetPeakRSS restarts the kernel's high-water mark of this process's
+// resident set (Linux: 5 to /proc/self/clear_refs).
+func resetPeakRSS(b *testing.B) {
+	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
+		b.Logf("cannot reset the peak RSS: %v", err)
+	}
+}
+
+// peakRSS returns VmHWM, in bytes.
+func peakRSS(b *testing.B) int64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	b.Fatal("no VmHWM in /proc/self/status")
+	return 0
+}
