@@ -79,7 +79,9 @@
 //	T[][] (declared with ≥ 2 dims)      JSON text (array_to_json), which keeps nesting
 //
 // NOT NULL columns are required; every other column, and every column of a
-// table query, is nullable. NULLs are preserved everywhere, list elements
+// table query, is nullable. String columns that the planner's statistics
+// (pg_stats.n_distinct, after ANALYZE) say hold at most 10000 distinct
+// values are marked low-cardinality, so the writer dictionary-encodes them. NULLs are preserved everywhere, list elements
 // included.
 //
 // Values that a faithful export cannot hold fail the table's read with a

@@ -85,18 +85,19 @@ func openSnapshot(ctx context.Context, s *Source, readers *pgxpool.Pool, pe perE
 	}
 
 	type described struct {
-		name     string
-		fields   []pgconn.FieldDescription
-		nullable []bool
-		query    string
+		name      string
+		fields    []pgconn.FieldDescription
+		nullable  []bool
+		fewValues []bool
+		query     string
 	}
 	var descs []described
 	oids := map[uint32]bool{}
 	for _, t := range tables {
 		q, custom := pe.queries[t]
-		var nullable []bool
+		var nullable, fewValues []bool
 		if !custom {
-			q, nullable, err = defaultQuery(ctx, coord, pe.schema, t)
+			q, nullable, fewValues, err = defaultQuery(ctx, coord, pe.schema, t)
 			if err != nil {
 				return nil, fail("describe table "+t, err)
 			}
@@ -114,11 +115,12 @@ func openSnapshot(ctx context.Context, s *Source, readers *pgxpool.Pool, pe perE
 		if custom {
 			// Any column of a query may be NULL (outer joins, expressions).
 			nullable = make([]bool, len(sd.Fields))
+			fewValues = make([]bool, len(sd.Fields))
 			for i := range nullable {
 				nullable[i] = true
 			}
 		}
-		descs = append(descs, described{name: t, fields: sd.Fields, nullable: nullable, query: q})
+		descs = append(descs, described{name: t, fields: sd.Fields, nullable: nullable, fewValues: fewValues, query: q})
 		for _, f := range sd.Fields {
 			oids[f.DataTypeOID] = true
 		}
@@ -145,6 +147,9 @@ func openSnapshot(ctx context.Context, s *Source, readers *pgxpool.Pool, pe perE
 				}
 				return nil, sdk.ConfigError(attr, fmt.Errorf("schema %s table %s column %s: %w", pe.schema, d.name, f.Name, err))
 			}
+			if d.fewValues[i] && c.Kind == schema.String {
+				c.LowCardinality = true
+			}
 			tbl.Columns[i], r.plans[i], r.oids[i], r.columns[i] = c, p, f.DataTypeOID, f.Name
 			r.formats[i] = 1
 			if textual {
@@ -164,27 +169,31 @@ func openSnapshot(ctx context.Context, s *Source, readers *pgxpool.Pool, pe perE
 // defaultQuery builds the query of a table read without a table block:
 // every column, in order, by name. A column declared with two or more
 // array dimensions (int[][]) is selected as array_to_json(col), JSON text
-// that keeps its nesting, since a LIST cannot.
-func defaultQuery(ctx context.Context, conn *pgx.Conn, schemaName, table string) (string, []bool, error) {
+// that keeps its nesting, since a LIST cannot. It also reports which
+// columns may be NULL, and which the planner's statistics say hold few
+// distinct values: those are worth a dictionary (a wrong guess costs
+// nothing, the writer falls back to plain encoding).
+func defaultQuery(ctx context.Context, conn *pgx.Conn, schemaName, table string) (query string, nullable, fewValues []bool, err error) {
 	rows, err := conn.Query(ctx, `
-SELECT a.attname, a.attnotnull, a.attndims
+SELECT a.attname, a.attnotnull, a.attndims,
+       coalesce(s.n_distinct BETWEEN 1 AND $3, false)
 FROM pg_attribute a
 JOIN pg_class c ON c.oid = a.attrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_stats s ON s.schemaname = n.nspname AND s.tablename = c.relname AND s.attname = a.attname AND NOT s.inherited
 WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped
-ORDER BY a.attnum`, schemaName, table)
+ORDER BY a.attnum`, schemaName, table, maxDictionaryValues)
 	if err != nil {
-		return "", nil, err
+		return "", nil, nil, err
 	}
 	defer rows.Close()
 	var cols []string
-	var nullable []bool
 	for rows.Next() {
 		var name string
-		var notNull bool
+		var notNull, few bool
 		var dims int32
-		if err := rows.Scan(&name, &notNull, &dims); err != nil {
-			return "", nil, err
+		if err := rows.Scan(&name, &notNull, &dims, &few); err != nil {
+			return "", nil, nil, err
 		}
 		id := pgx.Identifier{name}.Sanitize()
 		if dims >= 2 {
@@ -192,15 +201,20 @@ ORDER BY a.attnum`, schemaName, table)
 		}
 		cols = append(cols, id)
 		nullable = append(nullable, !notNull)
+		fewValues = append(fewValues, few)
 	}
 	if err := rows.Err(); err != nil {
-		return "", nil, err
+		return "", nil, nil, err
 	}
 	if len(cols) == 0 {
-		return "", nil, permanentf("table %s.%s has no columns", schemaName, table)
+		return "", nil, nil, permanentf("table %s.%s has no columns", schemaName, table)
 	}
-	return "SELECT " + strings.Join(cols, ", ") + " FROM " + pgx.Identifier{schemaName, table}.Sanitize(), nullable, nil
+	return "SELECT " + strings.Join(cols, ", ") + " FROM " + pgx.Identifier{schemaName, table}.Sanitize(), nullable, fewValues, nil
 }
+
+// maxDictionaryValues is the most distinct values (by the planner's
+// statistics) for which a string column is marked low-cardinality.
+const maxDictionaryValues = 10000
 
 func (s *snapshot) Tables() []schema.Table { return s.tables }
 

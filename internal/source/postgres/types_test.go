@@ -343,3 +343,25 @@ func TestTextFormatStringTypes(t *testing.T) {
 		t.Errorf("rows %v, want %v", got["c"].rows, want)
 	}
 }
+
+func TestStatisticsMarkLowCardinality(t *testing.T) {
+	pg := testsupport.SharedPostgres(t)
+	db := pg.NewDatabase(t)
+	pg.Exec(t, db.Name, `SET ROLE `+db.User+`; CREATE SCHEMA acct_lc;
+	  CREATE TABLE acct_lc.t AS SELECT md5(g::text) AS id, (ARRAY['a','b','c'])[1 + g % 3] AS kind, g AS n
+	  FROM generate_series(1, 5000) g;
+	  ANALYZE acct_lc.t;`)
+	s := newSource(t, fmt.Sprintf("dsn = %q\nschema = \"acct_lc\"\ntables = [\"t\"]\n", db.DSN))
+	snap, err := s.Open(testContext(t), sourceRequest(ev("lc")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snap.Close()
+	var got []bool
+	for _, c := range snap.Tables()[0].Columns {
+		got = append(got, c.LowCardinality)
+	}
+	if fmt.Sprint(got) != "[false true false]" {
+		t.Errorf("low cardinality of id, kind, n: %v, want [false true false]", got)
+	}
+}
