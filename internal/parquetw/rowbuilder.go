@@ -142,16 +142,20 @@ func (b *rowBuilder) mismatch(call string, s *slot) {
 }
 
 // put appends a value to the current column at definition level def.
+// The single-field setters inline where Value.Level does not; a fresh
+// value's repetition level is already 0.
 func (b *rowBuilder) put(v parquet.Value, def int) {
 	c := &b.cols[b.col]
+	v.SetDefinitionLevel(def)
+	v.SetColumnIndex(b.col)
 	if b.inList {
-		c.values = append(c.values, v.Level(b.rep, def, b.col))
+		v.SetRepetitionLevel(b.rep)
 		b.rep = 1
 		b.listHave++
-		return
+	} else {
+		b.col++
 	}
-	c.values = append(c.values, v.Level(0, def, b.col))
-	b.col++
+	c.values = append(c.values, v)
 }
 
 // Null writes a NULL into a nullable column or list element, or a null
