@@ -2,8 +2,8 @@ package postgres
 
 import (
 	"fmt"
-	"os"
 	"math"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
