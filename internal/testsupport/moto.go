@@ -137,9 +137,9 @@ func StopSharedMoto() {
 // platform identities, and turns IAM enforcement on. The caller must
 // Close it.
 func LaunchMoto(ctx context.Context) (*Moto, error) {
-	bin, err := exec.LookPath("moto_server")
+	python, err := motoPython()
 	if err != nil {
-		return nil, fmt.Errorf("moto_server is not on PATH (pip install 'moto[server]==5.2.1'): %w", err)
+		return nil, err
 	}
 	dir, err := os.MkdirTemp("", "exportd-moto-")
 	if err != nil {
@@ -147,7 +147,7 @@ func LaunchMoto(ctx context.Context) (*Moto, error) {
 	}
 	m := &Moto{Region: MotoRegion, dir: dir}
 	for attempt := 1; ; attempt++ {
-		err = m.start(ctx, bin)
+		err = m.start(ctx, python)
 		if err == nil {
 			break
 		}
@@ -163,15 +163,82 @@ func LaunchMoto(ctx context.Context) (*Moto, error) {
 	return m, nil
 }
 
+// motoCanonicalS3 runs moto_server with one correction to its SigV4 check
+// of S3 requests. AWS S3 builds the canonical request from the URI-encoded
+// form of the decoded path and query, so a client that sends and signs
+// "2023-01-02T15%3A04" is accepted. moto signs werkzeug's re-quoted URL
+// instead, which leaves ':' (and '!$&'()*+,;=@') unencoded in the path and
+// decodes '%2F' in the query: every key of the S3 Legacy layout (its
+// minute folder has a colon) and every ListObjectsV2 with a prefix holding
+// a slash then fails with SignatureDoesNotMatch. Signatures are still
+// verified, against the canonical form AWS uses.
+const motoCanonicalS3 = `
+import sys
+from urllib.parse import quote, unquote
+from botocore.auth import S3SigV4Auth
+import moto.iam.access_control as access_control
+
+class CanonicalS3SigV4Auth(S3SigV4Auth):
+    def _normalize_url_path(self, path):
+        return quote(unquote(path), safe="/~")
+
+    def _canonical_query_string_url(self, parts):
+        if not parts.query:
+            return ""
+        pairs = []
+        for pair in parts.query.split("&"):
+            key, _, value = pair.partition("=")
+            pairs.append((quote(unquote(key), safe="-_.~"), quote(unquote(value), safe="-_.~")))
+        return "&".join(k + "=" + v for k, v in sorted(pairs))
+
+access_control.S3IAMRequest._create_auth = (
+    lambda self, credentials: CanonicalS3SigV4Auth(credentials, self._service, self._region))
+
+from moto.server import main
+main(sys.argv[1:])
+`
+
+// motoPython finds the Python interpreter that runs moto_server: the one
+// named by the moto_server script's first line (through pyenv's shim when
+// there is one).
+func motoPython() (string, error) {
+	script, err := exec.LookPath("moto_server")
+	if err != nil {
+		return "", fmt.Errorf("moto_server is not on PATH (pip install 'moto[server]==5.2.1'): %w", err)
+	}
+	if strings.Contains(script, "/shims/") {
+		if out, err := exec.Command("pyenv", "which", "moto_server").Output(); err == nil {
+			script = strings.TrimSpace(string(out))
+		}
+	}
+	head := make([]byte, 256)
+	if f, err := os.Open(script); err == nil {
+		n, _ := f.Read(head)
+		f.Close()
+		head = head[:n]
+	}
+	line, _, _ := strings.Cut(string(head), "\n")
+	if shebang, ok := strings.CutPrefix(line, "#!"); ok {
+		fields := strings.Fields(shebang)
+		if len(fields) > 0 && strings.HasSuffix(fields[0], "/env") {
+			fields = fields[1:]
+		}
+		if len(fields) > 0 && strings.Contains(fields[0], "python") {
+			return exec.LookPath(fields[0])
+		}
+	}
+	return exec.LookPath("python3")
+}
+
 // start runs the server on a fresh port and waits until it answers. A
 // port taken between choosing and binding it fails here; LaunchMoto tries
 // again.
-func (m *Moto) start(ctx context.Context, bin string) error {
+func (m *Moto) start(ctx context.Context, python string) error {
 	port, err := loopbackPort()
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+	cmd := exec.Command(python, "-c", motoCanonicalS3, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
 	cmd.Dir = m.dir
 	proc, err := startServerProcess("moto_server", cmd, fmt.Sprintf("%s/moto-%d.log", m.dir, port))
 	if err != nil {
@@ -410,9 +477,7 @@ func putRolePolicy(ctx context.Context, client *iam.Client, role, name, policy s
 	return nil
 }
 
-// Keys lists every key in bucket, sorted, as the admin. (moto rejects the
-// signature of a ListObjectsV2 whose prefix contains a slash when auth is
-// on, so callers filter the full listing themselves.)
+// Keys lists every key in bucket, sorted, as the admin.
 func (m *Moto) Keys(ctx context.Context, bucket string) ([]string, error) {
 	return listKeys(ctx, m.AdminS3(), bucket)
 }

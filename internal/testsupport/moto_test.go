@@ -50,6 +50,14 @@ func TestMotoEnforcesTheLegacyPermissions(t *testing.T) {
 	if err != nil {
 		t.Fatalf("role PutObject: %v", err)
 	}
+	// Keys of the S3 Legacy layout have a colon in their minute folder.
+	const legacyKey = "exports/2023-01-02T15:04/companies/companies_000000000000.parquet.gz"
+	if _, err := role.PutObject(ctx, &s3.PutObjectInput{
+		Bucket: aws.String(c.Bucket), Key: aws.String(legacyKey), Body: strings.NewReader("parquet"),
+		ACL: s3types.ObjectCannedACLBucketOwnerFullControl,
+	}); err != nil {
+		t.Fatalf("role PutObject of a key with a colon: %v", err)
+	}
 	denied := map[string]error{}
 	_, denied["GetObject"] = role.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(c.Bucket), Key: aws.String("dir/file.bin")})
 	_, denied["ListObjectsV2"] = role.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(c.Bucket)})
@@ -62,6 +70,15 @@ func TestMotoEnforcesTheLegacyPermissions(t *testing.T) {
 		}
 	}
 
+	// A wrong secret still fails the signature check.
+	forged := m.S3(StaticCredentials{AccessKeyID: m.Admin.AccessKeyID, SecretAccessKey: "wrong"})
+	if _, err := forged.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(c.Bucket), Key: aws.String(legacyKey), Body: strings.NewReader("x")}); apiCode(err) != "SignatureDoesNotMatch" {
+		t.Fatalf("PutObject with a wrong secret: %v, want SignatureDoesNotMatch", err)
+	}
+	listed, err := m.AdminS3().ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(c.Bucket), Prefix: aws.String("exports/2023-01-02T15:04/")})
+	if err != nil || len(listed.Contents) != 1 || aws.ToString(listed.Contents[0].Key) != legacyKey {
+		t.Fatalf("admin list with a prefix: %+v, %v", listed, err)
+	}
 	got, err := m.Object(ctx, c.Bucket, "dir/file.bin")
 	if err != nil || string(got) != "payload" {
 		t.Fatalf("admin read back: %q, %v", got, err)
@@ -70,7 +87,7 @@ func TestMotoEnforcesTheLegacyPermissions(t *testing.T) {
 		t.Fatalf("missing object: %v, want os.ErrNotExist", err)
 	}
 	keys, err := m.Keys(ctx, c.Bucket)
-	if err != nil || strings.Join(keys, ",") != "dir/file.bin" {
+	if err != nil || strings.Join(keys, ",") != "dir/file.bin,"+legacyKey {
 		t.Fatalf("keys: %v, %v", keys, err)
 	}
 	if m.MemoryBytes() <= 0 {

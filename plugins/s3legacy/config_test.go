@@ -206,7 +206,7 @@ func TestRoleSessionName(t *testing.T) {
 func TestPrincipalARN(t *testing.T) {
 	for in, want := range map[string]string{
 		"arn:aws:sts::485801740390:assumed-role/dreamdata_destination_s3/i-0abc": "arn:aws:iam::485801740390:role/dreamdata_destination_s3",
-		"arn:aws:iam::123456789012:user/platform":                                 "arn:aws:iam::123456789012:user/platform",
+		"arn:aws:iam::123456789012:user/platform":                                "arn:aws:iam::123456789012:user/platform",
 	} {
 		if got := principalARN(in); got != want {
 			t.Errorf("principalARN(%s) = %s, want %s", in, got, want)

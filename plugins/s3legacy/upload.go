@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -233,13 +234,18 @@ func (d *destination) putObject(ctx context.Context, creds aws.CredentialsProvid
 	return err
 }
 
-// sdkLogger writes the SDK's retry notices into the plugin's log.
+// sdkLogger writes the SDK's retry notices into the plugin's log: each
+// retry at info level (throttling is worth seeing), the rest at debug.
 type sdkLogger struct{ l *slog.Logger }
 
 func (s sdkLogger) Logf(c logging.Classification, format string, v ...any) {
-	if c == logging.Warn {
-		s.l.Warn(fmt.Sprintf(format, v...))
-		return
+	msg := fmt.Sprintf(format, v...)
+	switch {
+	case c == logging.Warn:
+		s.l.Warn(msg)
+	case strings.HasPrefix(msg, "retrying"):
+		s.l.Info(msg)
+	default:
+		s.l.Debug(msg)
 	}
-	s.l.Info(fmt.Sprintf(format, v...))
 }
