@@ -12,7 +12,6 @@ import (
 	"github.com/exportd/exportd/internal/config"
 	"github.com/exportd/exportd/internal/service"
 	"github.com/hashicorp/hcl/v2"
-	"golang.org/x/term"
 )
 
 // newFlags returns a flag set whose usage names the command.
@@ -54,16 +53,11 @@ func loadConfig(path string) (*config.Config, bool) {
 }
 
 func printDiagnostics(cfg *config.Config, diags hcl.Diagnostics) {
-	if len(diags) == 0 {
-		return
-	}
 	var files map[string]*hcl.File
 	if cfg != nil {
 		files = cfg.Files
 	}
-	color := term.IsTerminal(int(os.Stderr.Fd()))
-	w := hcl.NewDiagnosticTextWriter(os.Stderr, files, 100, color)
-	_ = w.WriteDiagnostics(diags)
+	config.WriteDiagnostics(os.Stderr, files, diags)
 }
 
 // newLogger builds the daemon's logger as the configuration asks.

@@ -184,20 +184,22 @@ type rawNATS struct {
 }
 
 type rawSource struct {
-	Kind      string   `hcl:"kind,label"`
-	Body      hcl.Body `hcl:",remain"`
-	DeclRange hcl.Range
+	Kind     string    `hcl:"kind,label"`
+	Body     hcl.Body  `hcl:",remain"`
+	DefRange hcl.Range `hcl:",def_range"`
 }
 
 type rawPlugin struct {
-	Name string   `hcl:"name,label"`
-	Body hcl.Body `hcl:",remain"`
+	Name     string    `hcl:"name,label"`
+	Body     hcl.Body  `hcl:",remain"`
+	DefRange hcl.Range `hcl:",def_range"`
 }
 
 type rawDestination struct {
-	Plugin string   `hcl:"plugin,label"`
-	Name   string   `hcl:"name,label"`
-	Body   hcl.Body `hcl:",remain"`
+	Plugin   string    `hcl:"plugin,label"`
+	Name     string    `hcl:"name,label"`
+	Body     hcl.Body  `hcl:",remain"`
+	DefRange hcl.Range `hcl:",def_range"`
 }
 
 // Load reads and checks the configuration file at path. The returned
@@ -367,16 +369,16 @@ func (c *Config) decodeSource(d *decoder, srcs []rawSource, body hcl.Body) {
 			`Add a source block, e.g. source "sample" {} for generated data or source "postgres" { … }.`)
 	case 1:
 		s := srcs[0]
-		c.Source = Source{Kind: s.Kind, Body: s.Body, DeclRange: s.Body.MissingItemRange()}
+		c.Source = Source{Kind: s.Kind, Body: s.Body, DeclRange: s.DefRange}
 	default:
-		d.errorf(srcs[1].Body.MissingItemRange(), "Duplicate source block", "exportd reads from exactly one source.")
+		d.errorf(srcs[1].DefRange, "Duplicate source block", "exportd reads from exactly one source.")
 	}
 }
 
 func (c *Config) decodePlugins(d *decoder, ps []rawPlugin) {
 	seen := map[string]bool{}
 	for _, p := range ps {
-		rng := p.Body.MissingItemRange()
+		rng := p.DefRange
 		if seen[p.Name] {
 			d.errorf(rng, "Duplicate plugin block", fmt.Sprintf("Plugin %q is declared twice.", p.Name))
 			continue
@@ -402,7 +404,7 @@ func (c *Config) decodeDestinations(d *decoder, ds []rawDestination) {
 			Enabled *hcl.Attribute `hcl:"enabled"`
 			Rest    hcl.Body       `hcl:",remain"`
 		}
-		rng := rd.Body.MissingItemRange()
+		rng := rd.DefRange
 		if diags := gohcl.DecodeBody(rd.Body, d.ctx, &head); diags.HasErrors() {
 			d.diags = append(d.diags, diags...)
 			continue

@@ -115,16 +115,16 @@ func (h *Host) Resolve(name string) (string, error) {
 	}
 	if path == "" {
 		if h.opts.Dir == "" {
-			return "", fmt.Errorf("%w: %s (no plugin %q block with a path and no plugin_dir)", ErrNotInstalled, name, name)
+			return "", fmt.Errorf("%w: %q: no plugin %q block gives its path, and there is no plugin directory", ErrNotInstalled, name, name)
 		}
 		path = filepath.Join(h.opts.Dir, sdk.PluginPrefix+name)
 	}
 	st, err := os.Stat(path)
 	if err != nil {
-		return "", fmt.Errorf("%w: %s: %v", ErrNotInstalled, name, err)
+		return "", fmt.Errorf("%w: %q: there is no %s (build or install it there, or give its path in a plugin %q block)", ErrNotInstalled, name, path, name)
 	}
 	if st.IsDir() || st.Mode().Perm()&0o111 == 0 {
-		return "", fmt.Errorf("%w: %s: %s is not an executable file", ErrNotInstalled, name, path)
+		return "", fmt.Errorf("%w: %q: %s is not an executable file", ErrNotInstalled, name, path)
 	}
 	return path, nil
 }

@@ -158,8 +158,10 @@ func (s *Service) configureDestinations(ctx context.Context) hcl.Diagnostics {
 		dest, err := s.Host.Configure(ctx, d.Name, d.Plugin, pc)
 		if err != nil {
 			rng := d.DeclRange
-			if attr := sdk.AttributeOf(err); attr != "" {
-				rng = d.AttributeRange(attr)
+			var se *sdk.Error
+			if errors.As(err, &se) && se.Attribute != "" {
+				// The range points at the attribute: say what is wrong with it.
+				rng, err = d.AttributeRange(se.Attribute), se.Err
 			}
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,

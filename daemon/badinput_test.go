@@ -1,0 +1,164 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/exportd/exportd/internal/event"
+	"github.com/exportd/exportd/internal/job"
+	"github.com/exportd/exportd/internal/testsupport"
+	"github.com/nats-io/nats.go"
+)
+
+// runExportd runs an exportd command to completion.
+func runExportd(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(exportdBinary(t), args...)
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return string(out), code
+}
+
+// requireEmptyDir fails unless dir holds no file at all.
+func requireEmptyDir(t *testing.T, dir string) {
+	t.Helper()
+	filepath.WalkDir(dir, func(p string, e os.DirEntry, err error) error {
+		if err == nil && !e.IsDir() {
+			t.Errorf("something was written: %s", p)
+		}
+		return nil
+	})
+}
+
+// TestBadConfigurations: each mistake is a clear error at startup, from
+// both validate and run, and nothing is written to any destination.
+func TestBadConfigurations(t *testing.T) {
+	pluginDir := testsupport.PluginDir(t, "localfs")
+	tests := []struct {
+		name string
+		body string // destinations and plugins, after the common part
+		want []string
+	}{
+		{
+			name: "typo in a destination attribute",
+			body: "destination \"localfs\" \"d\" {\n  account = \"acme\"\n  path    = %q\n  foldr   = \"x\"\n}\n",
+			want: []string{"exportd.hcl:8:3: error: Unsupported argument", `An argument named "foldr" is not expected here. Did you mean "folder"?`},
+		},
+		{
+			name: "value of the wrong type",
+			body: "destination \"localfs\" \"d\" {\n  account = \"acme\"\n  path    = %q\n  fsync   = \"sometimes\"\n}\n",
+			want: []string{"exportd.hcl:8:13: error: Incorrect attribute value type", "a bool is required"},
+		},
+		{
+			name: "plugin refusing a value",
+			body: "destination \"localfs\" \"d\" {\n  account = \"acme\"\n  path    = %q\n  folder  = \"a/../b\"\n}\n",
+			want: []string{"exportd.hcl:8:13: error: Invalid destination configuration", `folder "a/../b" has a ".." path segment`},
+		},
+		{
+			name: "pinned checksum mismatch",
+			body: "plugin \"localfs\" {\n  sha256 = \"" + strings.Repeat("ab", 32) + "\"\n}\ndestination \"localfs\" \"d\" {\n  account = \"acme\"\n  path    = %q\n}\n",
+			want: []string{"Plugin checksum mismatch", "does not match its pinned sha256", strings.Repeat("ab", 32)},
+		},
+		{
+			name: "unknown plugin",
+			body: "destination \"ftp\" \"d\" {\n  account = \"acme\"\n  path    = %q\n}\n",
+			want: []string{"exportd.hcl:5:1: error: Unknown plugin", "exportd-plugin-ftp"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := t.TempDir()
+			cfg := writeConfig(t, fmt.Sprintf("data_dir = %q\nplugin_dir = %q\nsource \"sample\" {}\nhttp { listen = \"\" }\n", t.TempDir(), pluginDir)+
+				fmt.Sprintf(tt.body, out))
+			for _, cmd := range []string{"validate", "run"} {
+				text, code := runExportd(t, cmd, "-config", cfg)
+				if code != 1 {
+					t.Fatalf("exportd %s exited %d, want 1:\n%s", cmd, code, text)
+				}
+				for _, w := range tt.want {
+					if !strings.Contains(text, w) {
+						t.Fatalf("exportd %s output lacks %q:\n%s", cmd, w, text)
+					}
+				}
+				if strings.Contains(text, "panic") {
+					t.Fatalf("exportd %s panicked:\n%s", cmd, text)
+				}
+			}
+			requireEmptyDir(t, out)
+		})
+	}
+}
+
+// TestMalformedEvents: malformed events are given up with their reason
+// logged and published as advisories; the daemon carries on and exports
+// the valid event that follows; nothing is written for the bad ones.
+func TestMalformedEvents(t *testing.T) {
+	ns := testsupport.StartNATS(t)
+	nc, js := ns.Connect(t)
+	out := t.TempDir()
+	cfg := writeConfig(t, e2eConfig(t.TempDir(), ns.URL, testsupport.PluginDir(t, "localfs"), out))
+	advisories := make(chan *nats.Msg, 64)
+	if _, err := nc.ChanSubscribe(job.AdvisorySubject, advisories); err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemon(t, cfg)
+	d.waitLog(t, "exportd running", 60*time.Second)
+
+	bad := []struct {
+		subject, body, reason string
+	}{
+		{"modelling.completed.acme", `not json`, "not a JSON object"},
+		{"modelling.completed.acme", `{"run_id":"r","completed_at":"2024-01-01T00:00:00Z"}`, "no account_id"},
+		{"modelling.completed.acme", `{"account_id":"acme","completed_at":"2024-01-01T00:00:00Z"}`, "no run_id"},
+		{"modelling.completed.acme", `{"account_id":"acme","run_id":"r","completed_at":"yesterday"}`, "not an RFC 3339 time"},
+		{"modelling.completed.acme", `{"account_id":"other","run_id":"r","completed_at":"2024-01-01T00:00:00Z"}`, "arrived on subject"},
+		{"modelling.completed.acme", `{"account_id":"../../etc","run_id":"r","completed_at":"2024-01-01T00:00:00Z"}`, "not a valid id"},
+		{"modelling.completed.acme", ``, "event is empty"},
+		{"modelling.completed.acme", `{"account_id":"acme","run_id":"r","completed_at":"2024-01-01T00:00:00Z"} trailing`, "trailing data"},
+		{"exportd.requests.acme", `{"job_id": 5}`, "queued re-export"},
+	}
+	// Wait until the daemon has created the stream.
+	publish(t, js, event.ModellingCompleted{AccountID: "nobody", RunID: "warmup", CompletedAt: time.Now()})
+	for i, b := range bad {
+		if _, err := js.Publish(t.Context(), b.subject, []byte(b.body), jetstreamMsgID(fmt.Sprintf("bad-%d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := map[string]bool{}
+	deadline := time.After(60 * time.Second)
+	for len(seen) < len(bad) {
+		select {
+		case m := <-advisories:
+			var a job.Advisory
+			if err := json.Unmarshal(m.Data, &a); err != nil {
+				t.Fatal(err)
+			}
+			for _, b := range bad {
+				if strings.Contains(a.Reason, b.reason) {
+					seen[b.reason] = true
+				}
+			}
+		case <-deadline:
+			t.Fatalf("advisories seen for %v of %d bad events; output:\n%s", seen, len(bad), d.out)
+		}
+	}
+	requireEmptyDir(t, out)
+	if strings.Contains(d.out.String(), "panic") {
+		t.Fatal("the daemon panicked")
+	}
+
+	// The daemon is still healthy: a valid event is exported.
+	publish(t, js, event.ModellingCompleted{AccountID: "acme", RunID: "good", CompletedAt: time.Now().UTC()})
+	waitFile(t, filepath.Join(out, "exports", "acme", "receipt.json"), 2*time.Minute)
+}
