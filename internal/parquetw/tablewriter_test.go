@@ -5,9 +5,11 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
+	pq "github.com/apache/arrow-go/v18/parquet"
 	"github.com/exportd/exportd/internal/schema"
 )
 
@@ -296,5 +298,66 @@ func TestNewTableWriterRejects(t *testing.T) {
 				t.Errorf("error %v, want one containing %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestRowGroupBytesBound checks that row groups are flushed when their
+// buffered bytes reach RowGroupBytes, long before the file's target.
+func TestRowGroupBytesBound(t *testing.T) {
+	const bound = 32 << 10
+	rows := randomRows(4000, 5)
+	files, _ := writeTable(t, allKinds, Options{RowGroupBytes: bound, PageBufferSize: minPageBufferSize, batchRows: 50}, rows)
+	if len(files) != 1 {
+		t.Fatalf("%d files, want 1", len(files))
+	}
+	md := openMeta(t, files[0].Path).MetaData()
+	if md.NumRowGroups() < 5 {
+		t.Fatalf("%d row groups for a %d-byte file at a %d-byte bound", md.NumRowGroups(), files[0].Size, bound)
+	}
+	for g := 0; g < md.NumRowGroups(); g++ {
+		// One batch of 50 rows may land after the estimate crossed the bound.
+		if size := md.RowGroup(g).TotalCompressedSize(); size > bound+bound/2 {
+			t.Errorf("row group %d holds %d compressed bytes, bound %d", g, size, bound)
+		}
+	}
+}
+
+// TestDictionaryFallback checks that a LowCardinality column that is not
+// low-cardinality stays readable: past DictionaryMaxBytes the writer falls
+// back to PLAIN pages within the same column chunk.
+func TestDictionaryFallback(t *testing.T) {
+	tbl := schema.Table{Name: "ids", Columns: []schema.Column{{Name: "id", Kind: schema.String, LowCardinality: true, Nullable: true}}}
+	var rows [][]any
+	for i := range 120_000 {
+		var v any = "unique-value-" + strings.Repeat("x", i%7) + "-" + strconv.Itoa(i)
+		if i%13 == 0 {
+			v = nil
+		}
+		rows = append(rows, []any{v})
+	}
+	want := cloneRows(rows)
+	files, _ := writeTable(t, tbl, Options{}, rows)
+	md := openMeta(t, files[0].Path).MetaData()
+	cc, err := md.RowGroup(0).ColumnChunk(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var plain, dict bool
+	for _, s := range cc.EncodingStats() {
+		switch {
+		case s.PageType.String() == "DATA_PAGE" && s.Encoding == pq.Encodings.Plain:
+			plain = true
+		case s.PageType.String() == "DATA_PAGE" && s.Encoding == pq.Encodings.RLEDict:
+			dict = true
+		}
+	}
+	if !plain || !dict {
+		t.Errorf("data page encodings %v: want both dictionary pages and PLAIN pages after the fallback", cc.EncodingStats())
+	}
+	got := readRows(t, files[0].Path, tbl)
+	for i := range want {
+		if w := canon(schema.String, want[i][0]); !sameValue(w, got[i][0]) {
+			t.Fatalf("row %d: read %#v, wrote %#v", i, got[i][0], w)
+		}
 	}
 }
