@@ -37,6 +37,7 @@ type Postgres struct {
 	Port      int
 	Dir       string // data, socket and log live below it
 	SocketDir string
+	CAFile    string // with PostgresOptions.TLS: the CA that signed the server's certificate
 
 	cmd     *exec.Cmd
 	exited  chan struct{}
@@ -49,7 +50,21 @@ type Postgres struct {
 // for speed.
 func StartPostgres(tb testing.TB) *Postgres {
 	tb.Helper()
-	pg, err := startPostgres()
+	return StartPostgresWith(tb, PostgresOptions{})
+}
+
+// PostgresOptions select optional features of a server started with
+// StartPostgresWith.
+type PostgresOptions struct {
+	// TLS turns on ssl with a certificate for 127.0.0.1 and localhost,
+	// signed by a fresh CA whose certificate is in Postgres.CAFile.
+	TLS bool
+}
+
+// StartPostgresWith is StartPostgres with options.
+func StartPostgresWith(tb testing.TB, opts PostgresOptions) *Postgres {
+	tb.Helper()
+	pg, err := startPostgres(opts)
 	if err != nil {
 		tb.Fatalf("start postgres: %v", err)
 	}
@@ -77,7 +92,7 @@ func SharedPostgres(tb testing.TB) *Postgres {
 	shared.mu.Lock()
 	defer shared.mu.Unlock()
 	if shared.pg == nil && shared.err == nil {
-		shared.pg, shared.err = startPostgres()
+		shared.pg, shared.err = startPostgres(PostgresOptions{})
 	}
 	if shared.err != nil {
 		tb.Fatalf("start shared postgres: %v", shared.err)
@@ -138,7 +153,7 @@ func binDir() string {
 	return PostgresBinDir
 }
 
-func startPostgres() (pg *Postgres, err error) {
+func startPostgres(opts PostgresOptions) (pg *Postgres, err error) {
 	as, err := serverUser()
 	if err != nil {
 		return nil, err
@@ -178,6 +193,13 @@ func startPostgres() (pg *Postgres, err error) {
 		return nil, fmt.Errorf("initdb: %v\n%s", err, out)
 	}
 
+	var tlsArgs []string
+	var caFile string
+	if opts.TLS {
+		if caFile, tlsArgs, err = writeServerCert(dir, as); err != nil {
+			return nil, err
+		}
+	}
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -194,11 +216,12 @@ func startPostgres() (pg *Postgres, err error) {
 		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
 		"-c", "max_connections=200", "-c", "shared_buffers=128MB",
 		"-c", "log_min_messages=warning", "-c", "timezone=UTC")
+	cmd.Args = append(cmd.Args, tlsArgs...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start postgres: %w", err)
 	}
-	pg = &Postgres{Port: port, Dir: dir, SocketDir: sock, cmd: cmd, exited: make(chan struct{})}
+	pg = &Postgres{Port: port, Dir: dir, SocketDir: sock, CAFile: caFile, cmd: cmd, exited: make(chan struct{})}
 	go func() {
 		cmd.Wait()
 		close(pg.exited)

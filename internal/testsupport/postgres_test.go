@@ -38,3 +38,20 @@ func TestPostgresStartsAndCleansUp(t *testing.T) {
 		t.Errorf("data directory %s still there after the test: %v", dir, err)
 	}
 }
+
+func TestPostgresTLS(t *testing.T) {
+	pg := StartPostgresWith(t, PostgresOptions{TLS: true})
+	db := pg.NewDatabase(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	dsn := strings.Replace(db.DSN, "sslmode=disable", "sslmode=verify-full&sslrootcert="+pg.CAFile, 1)
+	c, err := pgconn.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatalf("connect with verify-full: %v", err)
+	}
+	defer c.Close(ctx)
+	res := c.ExecParams(ctx, "SELECT ssl::text FROM pg_stat_ssl WHERE pid = pg_backend_pid()", nil, nil, nil, nil).Read()
+	if res.Err != nil || len(res.Rows) != 1 || string(res.Rows[0][0]) != "true" {
+		t.Fatalf("not over TLS: %v %q", res.Err, res.Rows)
+	}
+}

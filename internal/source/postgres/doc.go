@@ -111,7 +111,8 @@
 // shutdowns and restarts, statement and lock timeouts, serialization
 // failures, resource exhaustion, a coordinator lost before a reader
 // imported the snapshot. Configuration (attribute dsn): failed
-// authentication, unknown database, unparseable DSN; (attribute tables or
+// authentication, unknown database, unparseable DSN, a server certificate
+// that does not verify; (attribute tables or
 // the table's query): an unmappable column, a syntax or reference error in
 // a table query. Permanent: a missing schema or table, missing privileges,
 // values that cannot be exported faithfully.

@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -114,6 +116,15 @@ func classify(err error) (sdk.ErrorKind, string) {
 			return sdk.KindPermanent, ""
 		}
 		return sdk.KindRetryable, ""
+	}
+	var tlsErr *tls.CertificateVerificationError
+	var authErr x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	var invalidErr x509.CertificateInvalidError
+	if errors.As(err, &tlsErr) || errors.As(err, &authErr) || errors.As(err, &hostErr) || errors.As(err, &invalidErr) {
+		// The server's certificate does not verify against the DSN's TLS
+		// settings: someone must fix one or the other.
+		return sdk.KindConfiguration, "dsn"
 	}
 	var netErr net.Error
 	switch {
