@@ -17,6 +17,8 @@ import (
 	"github.com/exportd/exportd/internal/testsupport"
 )
 
+var benchSerial = flag.Bool("events-serial", false, "BenchmarkExportEvents also runs each size without read-ahead, for comparison")
+
 var benchSizes = flag.String("events-rows", "1000000,5000000", "comma-separated sizes of the events table that BenchmarkExportEvents exports")
 
 // eventsDDL is the platform's events table, as the sample source shapes it:
@@ -94,30 +96,42 @@ func BenchmarkExportEvents(b *testing.B) {
 		}
 		textBytes, _ := strconv.ParseFloat(pg.ExecScalar(b, db.Name,
 			"SELECT sum(octet_length(e::text)) FROM acct_bench.events e"), 64)
-		b.Run(fmt.Sprintf("rows=%d", n), func(b *testing.B) {
-			s := newSource(b, fmt.Sprintf("dsn = %q\nschema = \"acct_bench\"\ntables = [\"events\"]\n", pg.SocketDSN(db.Name)))
-			var rows, parquetBytes int64
-			var elapsed time.Duration
-			resetPeakRSS(b)
-			cpu0 := processCPU()
-			for b.Loop() {
-				start := time.Now()
-				r, pb := exportEventsOnce(b, s)
-				elapsed += time.Since(start)
-				rows += r
-				parquetBytes += pb
+		modes := []bool{false}
+		if *benchSerial {
+			modes = append(modes, true)
+		}
+		for _, serial := range modes {
+			name := fmt.Sprintf("rows=%d", n)
+			if serial {
+				name += "/serial"
 			}
-			cpu := processCPU() - cpu0
-			sec := elapsed.Seconds()
-			// CPU time per row of this process (reading, decoding,
-			// encoding, compressing), which other load on the machine
-			// does not change as it changes rows/s.
-			b.ReportMetric(cpu.Seconds()*1e6/float64(rows), "cpu-µs/row")
-			b.ReportMetric(float64(rows)/sec, "rows/s")
-			b.ReportMetric(textBytes*float64(b.N)/sec/1e6, "text-MB/s")
-			b.ReportMetric(float64(parquetBytes)/sec/1e6, "parquet-MB/s")
-			b.ReportMetric(float64(peakRSS(b))/(1<<20), "peak-RSS-MiB")
-		})
+			b.Run(name, func(b *testing.B) {
+				serialReads = serial
+				defer func() { serialReads = false }()
+				s := newSource(b, fmt.Sprintf("dsn = %q\nschema = \"acct_bench\"\ntables = [\"events\"]\n", pg.SocketDSN(db.Name)))
+				var rows, parquetBytes int64
+				var elapsed time.Duration
+				resetPeakRSS(b)
+				cpu0 := processCPU()
+				for b.Loop() {
+					start := time.Now()
+					r, pb := exportEventsOnce(b, s)
+					elapsed += time.Since(start)
+					rows += r
+					parquetBytes += pb
+				}
+				cpu := processCPU() - cpu0
+				sec := elapsed.Seconds()
+				// CPU time per row of this process (reading, decoding,
+				// encoding, compressing), which other load on the machine
+				// does not change as it changes rows/s.
+				b.ReportMetric(cpu.Seconds()*1e6/float64(rows), "cpu-µs/row")
+				b.ReportMetric(float64(rows)/sec, "rows/s")
+				b.ReportMetric(textBytes*float64(b.N)/sec/1e6, "text-MB/s")
+				b.ReportMetric(float64(parquetBytes)/sec/1e6, "parquet-MB/s")
+				b.ReportMetric(float64(peakRSS(b))/(1<<20), "peak-RSS-MiB")
+			})
+		}
 	}
 }
 

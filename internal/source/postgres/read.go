@@ -88,6 +88,9 @@ func (s *snapshot) ReadTable(ctx context.Context, table string, w source.RowWrit
 // batch.go). On any failure it closes the socket, which ends the pump, and
 // waits for it: no goroutine outlives the call.
 func (s *snapshot) stream(pc *pgconn.PgConn, rr *pgconn.ResultReader, r *tableRead, table string, w source.RowWriter) (rows int, err error) {
+	if serialReads {
+		return s.streamSerial(rr, r, table, w)
+	}
 	free := make(chan *batch, batchCount)
 	for range batchCount {
 		free <- newBatch(len(r.plans))
@@ -124,6 +127,24 @@ func (s *snapshot) stream(pc *pgconn.PgConn, rr *pgconn.ResultReader, r *tableRe
 		}
 		free <- b
 	}
+}
+
+// serialReads makes stream decode each row as it comes off the socket,
+// without reading ahead: the benchmark's baseline for the batched design.
+var serialReads = false
+
+func (s *snapshot) streamSerial(rr *pgconn.ResultReader, r *tableRead, table string, w source.RowWriter) (rows int, err error) {
+	dec := rowDecoder{plans: r.plans, w: w}
+	for rr.NextRow() {
+		if err := s.row(&dec, rr.Values(), table, r, rows); err != nil {
+			return rows, err
+		}
+		rows++
+	}
+	if _, err := rr.Close(); err != nil {
+		return rows, s.src.secrets.fail(fmt.Sprintf("read table %s.%s: after %d rows", s.schema, table, rows), err)
+	}
+	return rows, nil
 }
 
 func (s *snapshot) row(dec *rowDecoder, vals [][]byte, table string, r *tableRead, n int) error {
