@@ -29,7 +29,7 @@ func TestMain(m *testing.M) {
 
 // testPlugin is a plugin whose retries wait milliseconds, logging into
 // the test, optionally acting with static credentials instead of a role.
-func testPlugin(t *testing.T, creds aws.CredentialsProvider) *Plugin {
+func testPlugin(t testing.TB, creds aws.CredentialsProvider) *Plugin {
 	return &Plugin{
 		Logger: slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		tune: func(tu *tuning) {
@@ -40,7 +40,7 @@ func testPlugin(t *testing.T, creds aws.CredentialsProvider) *Plugin {
 }
 
 // configure builds an in-process destination.
-func configure(t *testing.T, p *Plugin, cfg map[string]any) *destination {
+func configure(t testing.TB, p *Plugin, cfg map[string]any) *destination {
 	t.Helper()
 	schema := p.Schema()
 	if err := schema.Check(sdk.NewConfig(cfg)); err != nil {
@@ -53,7 +53,7 @@ func configure(t *testing.T, p *Plugin, cfg map[string]any) *destination {
 	return d.(*destination)
 }
 
-type testLog struct{ t *testing.T }
+type testLog struct{ t testing.TB }
 
 func (w testLog) Write(p []byte) (int, error) {
 	defer func() { _ = recover() }() // a log line after the test ended
@@ -61,7 +61,7 @@ func (w testLog) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func testContext(t *testing.T) context.Context {
+func testContext(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
 	return ctx
@@ -73,7 +73,7 @@ type spoolFile struct {
 	data []byte
 }
 
-func writeSpool(t *testing.T, dir, table string, index int, data []byte) spoolFile {
+func writeSpool(t testing.TB, dir, table string, index int, data []byte) spoolFile {
 	t.Helper()
 	path := filepath.Join(dir, fmt.Sprintf("%s-%d.parquet.gz", table, index))
 	if err := os.WriteFile(path, data, 0o600); err != nil {
