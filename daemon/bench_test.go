@@ -1,0 +1,77 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/exportd/exportd/internal/testsupport"
+)
+
+// BenchmarkExportEvents exports the sample events table with the real
+// exportd and localfs binaries (`exportd export`), at two scales, and
+// reports rows/s, MB/s of parquet written, and the exportd process's peak
+// RSS. Each scale runs in its own process, so the peaks compare: memory is
+// bounded by configuration, so it must not grow with the row count.
+//
+//	make bench
+func BenchmarkExportEvents(b *testing.B) {
+	bin := exportdBinary(b)
+	pluginDir := testsupport.PluginDir(b, "localfs")
+	for _, rows := range []int64{1_000_000, 5_000_000} {
+		b.Run(fmt.Sprintf("rows=%dM", rows/1_000_000), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				out := b.TempDir()
+				cfg := writeConfig(b, fmt.Sprintf(`
+data_dir   = %q
+plugin_dir = %q
+http { listen = "" }
+source "sample" {
+  tables = ["events"]
+  rows   = { events = %d }
+}
+destination "localfs" "bench" {
+  account = "bench"
+  path    = %q
+  fsync   = false
+}
+`, b.TempDir(), pluginDir, rows, out))
+				cmd := exec.Command(bin, "export", "-config", cfg, "-account", "bench")
+				start := time.Now()
+				combined, err := cmd.CombinedOutput()
+				took := time.Since(start)
+				if err != nil {
+					b.Fatalf("exportd export: %v\n%s", err, combined)
+				}
+				bytes := dirSize(b, out)
+				rss := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss // KiB on Linux
+				b.ReportMetric(float64(rows)/took.Seconds(), "rows/s")
+				b.ReportMetric(float64(bytes)/took.Seconds()/1e6, "MB/s")
+				b.ReportMetric(float64(rss)/1024, "peak-RSS-MiB")
+				b.ReportMetric(float64(bytes)/1e6, "output-MB")
+				if !strings.Contains(string(combined), "committed "+strconv.FormatInt(rows, 10)+" rows") {
+					b.Fatalf("unexpected output:\n%s", combined)
+				}
+			}
+		})
+	}
+}
+
+func dirSize(b *testing.B, dir string) int64 {
+	var n int64
+	filepath.WalkDir(dir, func(p string, e os.DirEntry, err error) error {
+		if err == nil && !e.IsDir() {
+			if info, err := e.Info(); err == nil {
+				n += info.Size()
+			}
+		}
+		return err
+	})
+	return n
+}
