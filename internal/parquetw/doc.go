@@ -3,7 +3,7 @@
 // to many").
 //
 // It owns the mapping from [schema.Kind] to parquet physical and logical
-// types ([Node]), the [TableWriter] that receives rows through the
+// types ([Schema]), the [TableWriter] that receives rows through the
 // source.RowWriter calls, batches them, bounds row groups, rotates files at a
 // target size and hands each finished file to a delivery callback, and the
 // [Options] that tune compression, file, row-group and page sizes.

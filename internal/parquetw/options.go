@@ -26,13 +26,18 @@ const (
 
 // Defaults applied to zero-valued [Options] fields.
 const (
-	DefaultCompression        = Gzip
-	DefaultTargetFileSize     = 128 << 20
-	DefaultRowGroupRows       = 1 << 20
-	DefaultRowGroupBytes      = 32 << 20
-	DefaultPageBufferSize     = 512 << 10
-	DefaultDictionaryMaxBytes = 1 << 20
+	DefaultCompression    = Gzip
+	DefaultTargetFileSize = 128 << 20
+	DefaultRowGroupRows   = 1 << 20
+	DefaultRowGroupBytes  = 32 << 20
+	DefaultPageBufferSize = 512 << 10
 )
+
+// dictionaryMaxBytes bounds a column's dictionary in a row group. A
+// LowCardinality column whose dictionary outgrows it falls back to PLAIN
+// pages for the rest of the row group: the hint was wrong, and memory stays
+// bounded.
+const dictionaryMaxBytes = 1 << 20
 
 // Limits that Validate enforces. Anything outside them is a configuration
 // mistake rather than a tuning choice.

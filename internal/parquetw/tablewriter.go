@@ -106,9 +106,7 @@ func NewTableWriter(ctx context.Context, dir string, t schema.Table, opts Option
 		// repeating them in each page header costs a second pass over
 		// every page, 15% of the CPU of an uncompressed encode.
 		parquet.DataPageStatistics(false),
-		// A dictionary outgrowing this falls back to PLAIN for the rest of
-		// the row group: the hint was wrong, and memory stays bounded.
-		parquet.DictionaryMaxBytes(DefaultDictionaryMaxBytes),
+		parquet.DictionaryMaxBytes(dictionaryMaxBytes),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("parquet writer configuration: %w", err)
