@@ -1,6 +1,7 @@
 package parquetw
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -28,7 +29,7 @@ func TestRotation(t *testing.T) {
 	if sum.Files != len(files) {
 		t.Errorf("summary says %d files, %d delivered", sum.Files, len(files))
 	}
-	var total, bytes int64
+	var total, size int64
 	for i, f := range files {
 		if f.Index != i {
 			t.Errorf("file %d delivered with index %d", i, f.Index)
@@ -57,10 +58,10 @@ func TestRotation(t *testing.T) {
 			}
 		}
 		total += f.Rows
-		bytes += f.Size
+		size += f.Size
 	}
-	if total != int64(len(want)) || sum.Rows != total || sum.Bytes != bytes {
-		t.Errorf("files hold %d rows and %d bytes, summary %+v, wrote %d rows", total, bytes, sum, len(want))
+	if total != int64(len(want)) || sum.Rows != total || sum.Bytes != size {
+		t.Errorf("files hold %d rows and %d bytes, summary %+v, wrote %d rows", total, size, sum, len(want))
 	}
 }
 
@@ -358,6 +359,51 @@ func TestDictionaryFallback(t *testing.T) {
 	for i := range want {
 		if w := canon(schema.String, want[i][0]); !sameValue(w, got[i][0]) {
 			t.Fatalf("row %d: read %#v, wrote %#v", i, got[i][0], w)
+		}
+	}
+}
+
+// TestConcurrentWriters runs several writers at once, as an export encodes
+// tables in parallel; they share codecs and their compressor pools.
+func TestConcurrentWriters(t *testing.T) {
+	const writers = 4
+	rows := randomRows(1500, 3)
+	errs := make(chan error, writers)
+	results := make([][]File, writers)
+	for i := range writers {
+		go func() {
+			var c collector
+			w, err := NewTableWriter(context.Background(), t.TempDir(), allKinds, Options{TargetFileSize: 96 << 10, batchRows: 64}, c.deliver)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer w.Abort()
+			mine := cloneRows(rows)
+			for _, row := range mine {
+				if err := writeRow(w, row); err != nil {
+					errs <- err
+					return
+				}
+			}
+			_, err = w.Close(context.Background())
+			results[i] = c.files
+			errs <- err
+		}()
+	}
+	for range writers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 1; i < writers; i++ {
+		if len(results[i]) != len(results[0]) || len(results[0]) < 2 {
+			t.Fatalf("writer %d made %d files, writer 0 %d", i, len(results[i]), len(results[0]))
+		}
+		for j := range results[i] {
+			if !bytes.Equal(results[i][j].SHA256, results[0][j].SHA256) {
+				t.Errorf("writer %d file %d differs from writer 0's: same rows should give the same bytes", i, j)
+			}
 		}
 	}
 }
