@@ -53,7 +53,7 @@ func (r *roleSessions) provider(session string) aws.CredentialsProvider {
 		})
 		p = aws.NewCredentialsCache(assume, func(o *aws.CredentialsCacheOptions) {
 			o.ExpiryWindow = r.tuning.refreshWindow
-			o.ExpiryWindowJitterFrac = 0.5
+			o.ExpiryWindowJitterFrac = r.tuning.refreshJitter
 		})
 		r.caches[session] = p
 	}

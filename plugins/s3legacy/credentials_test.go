@@ -131,14 +131,16 @@ func TestSessionRefreshesBeforeExpiry(t *testing.T) {
 	var mu sync.Mutex
 	var expiries []time.Time
 	srv := newFakeSTS(t, func(w http.ResponseWriter, n int) {
-		exp := time.Now().Add(3 * time.Second)
+		// Whole seconds, as STS sends them.
+		exp := time.Now().Add(3 * time.Second).Truncate(time.Second).Add(time.Second)
 		mu.Lock()
 		expiries = append(expiries, exp)
 		mu.Unlock()
 		assumeOK(w, exp, n)
 	})
 	d := stsPlugin(t, srv.URL, nil)
-	d.sessions.tuning.refreshWindow = 2 * time.Second // renewed 1 to 2 s before expiry
+	d.sessions.tuning.refreshWindow = 2 * time.Second // renewed 2 s before expiry
+	d.sessions.tuning.refreshJitter = 0
 	ctx := testContext(t)
 	first, err := d.sessions.retrieve(ctx, "exportd-acme")
 	if err != nil {
@@ -147,14 +149,14 @@ func TestSessionRefreshesBeforeExpiry(t *testing.T) {
 	if again, _ := d.sessions.retrieve(ctx, "exportd-acme"); again.AccessKeyID != first.AccessKeyID || len(srv.assumeRequests()) != 1 {
 		t.Fatalf("second retrieve assumed again (%d requests)", len(srv.assumeRequests()))
 	}
-	time.Sleep(2100 * time.Millisecond) // inside the window, before expiry
+	mu.Lock()
+	firstExpiry := expiries[0]
+	mu.Unlock()
+	time.Sleep(time.Until(firstExpiry.Add(-time.Second))) // inside the window, before expiry
 	renewed, err := d.sessions.retrieve(ctx, "exportd-acme")
 	if err != nil {
 		t.Fatal(err)
 	}
-	mu.Lock()
-	firstExpiry := expiries[0]
-	mu.Unlock()
 	if renewed.AccessKeyID == first.AccessKeyID || !time.Now().Before(firstExpiry) {
 		t.Fatalf("session not renewed before expiry: %s then %s", first.AccessKeyID, renewed.AccessKeyID)
 	}

@@ -29,9 +29,10 @@ import (
 type tuning struct {
 	// sessionDuration is how long an assumed-role session is asked for.
 	sessionDuration time.Duration
-	// refreshWindow: a session is renewed this long (give or take half)
-	// before it expires.
+	// refreshWindow: a session is renewed between (1-refreshJitter) times
+	// this and this long before it expires.
 	refreshWindow time.Duration
+	refreshJitter float64
 
 	// Backoff between attempts: exponential from baseDelay (throttleDelay
 	// for throttling), capped at maxBackoff, with jitter.
@@ -54,6 +55,7 @@ func defaultTuning() tuning {
 	return tuning{
 		sessionDuration: time.Hour,
 		refreshWindow:   10 * time.Minute,
+		refreshJitter:   0.5,
 		baseDelay:       200 * time.Millisecond,
 		throttleDelay:   time.Second,
 		maxBackoff:      20 * time.Second,
