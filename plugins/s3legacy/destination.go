@@ -166,6 +166,9 @@ func (d *destination) Begin(ctx context.Context, info sdk.ExportInfo) (sdk.Expor
 		return nil, sdk.Permanent(fmt.Errorf("export time %s is not in a later minute than the previous dump's %s: the two would share folder %s",
 			at.Format(legacylayout.TimestampFormat), prev.Format(legacylayout.TimestampFormat), d.layout.DumpPrefix(at)))
 	}
+	if len(info.Tables) == 0 {
+		return nil, sdk.Permanent(errors.New("export names no tables"))
+	}
 	seen := map[string]bool{}
 	for _, t := range info.Tables {
 		if err := d.checkTable(at, t); err != nil {

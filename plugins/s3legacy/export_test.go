@@ -74,6 +74,9 @@ func TestBeginRefusesTimesThatWouldShareOrRewind(t *testing.T) {
 			t.Errorf("%s: %v", tc.name, err)
 		}
 	}
+	if _, err := d.Begin(testContext(t), sdk.ExportInfo{Time: at}); sdk.KindOf(err) != sdk.KindPermanent {
+		t.Errorf("no tables: %v", err)
+	}
 	for _, table := range []string{"", "a/b", "..", "x\ny"} {
 		if _, err := d.Begin(testContext(t), sdk.ExportInfo{Time: at, Tables: []string{table}}); sdk.KindOf(err) != sdk.KindPermanent {
 			t.Errorf("table %q: %v", table, err)
