@@ -20,9 +20,9 @@ var _ source.RowWriter = (*TableWriter)(nil)
 // DeliverFunc receives each finished file, in index order, and returns when
 // the file is taken care of. It runs on the goroutine writing rows, so a
 // slow DeliverFunc slows the encoding down: that is the pipeline's
-// backpressure. From the call on, the file belongs to the receiver, unless
-// DeliverFunc returns an error: the writer then removes the file when it is
-// aborted.
+// backpressure. From the call on, the file belongs to the receiver, whatever
+// DeliverFunc returns: the writer never touches it again, so a receiver that
+// fails before taking the file removes it itself (or its directory).
 type DeliverFunc func(ctx context.Context, f File) error
 
 // Summary describes what a TableWriter produced.
@@ -60,9 +60,8 @@ type TableWriter struct {
 	groupRows  int64
 	batchLimit int
 
-	undelivered []string // files whose delivery failed
-	summary     Summary
-	closed      bool
+	summary Summary
+	closed  bool
 }
 
 // NewTableWriter returns a writer of table t's files into dir, created if
@@ -229,7 +228,6 @@ func (w *TableWriter) finishFile(ctx context.Context) error {
 	w.fileRows = 0
 	w.groupRows = 0
 	if err := w.deliver(ctx, f); err != nil {
-		w.undelivered = append(w.undelivered, f.Path)
 		return fmt.Errorf("deliver table %s file %d: %w", w.table, f.Index, err)
 	}
 	w.summary.Files++
@@ -241,7 +239,7 @@ func (w *TableWriter) finishFile(ctx context.Context) error {
 // Close writes the remaining rows, finishes and delivers the last file, and
 // reports what was written. A table without rows still gets one file, with
 // the schema and no row groups. If the writer failed earlier, or fails now,
-// Close removes the files it still owns (as Abort does) and returns the
+// Close removes the file it was writing (as Abort does) and returns the
 // error. Calls after Close return ErrClosed.
 func (w *TableWriter) Close(ctx context.Context) (Summary, error) {
 	if w.closed {
@@ -285,9 +283,8 @@ func (w *TableWriter) close(ctx context.Context) error {
 	return nil
 }
 
-// Abort stops the writer and removes the files it still owns: the one being
-// written and any whose delivery failed. Delivered files are left alone.
-// Abort may be called at any time, more than once, and after Close, when it
+// Abort stops the writer and removes the file being written, if any. Files
+// handed to the DeliverFunc are left alone. Abort may be called at any time, more than once, and after Close, when it
 // does nothing; deferring it right after NewTableWriter is the usual way to
 // clean up after a failure.
 func (w *TableWriter) Abort() {
@@ -295,10 +292,6 @@ func (w *TableWriter) Abort() {
 		w.out.discard()
 		w.out = nil
 	}
-	for _, p := range w.undelivered {
-		os.Remove(p)
-	}
-	w.undelivered = nil
 	if w.err == nil {
 		w.err = ErrClosed
 	}
