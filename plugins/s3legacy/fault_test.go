@@ -46,7 +46,7 @@ func successfulPuts(t *testing.T, p *testsupport.FaultProxy) []string {
 func TestFaultsAreRetried(t *testing.T) {
 	m := testsupport.SharedMoto(t)
 	c := m.NewCustomer(t, testsupport.CustomerOptions{})
-	proxy := testsupport.StartFaultProxy(t, m.Endpoint, testsupport.Faults{SlowDown: 0.15, InternalError: 0.1, Drop: 0.1, Seed: 42})
+	proxy := testsupport.StartFaultProxy(t, m.Endpoint, testsupport.Faults{SlowDown: 0.15, InternalError: 0.1, Drop: 0.15, Seed: 42})
 	d := motoDestination(t, m, c, map[string]any{"endpoint": proxy.URL, "max_attempts": 12, "folder": "exports"})
 	ctx := testContext(t)
 	dm := encodeDump(t, exportTime(), 1, 64<<10)
