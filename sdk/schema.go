@@ -252,8 +252,9 @@ func (c Config) holds(name string, t AttributeType) bool {
 		var v string
 		ok = c.decode(name, &v)
 	case TypeNumber:
+		// json.Number also accepts a quoted number; a string is not one.
 		var v json.Number
-		ok = c.decode(name, &v)
+		ok = !bytes.HasPrefix(c.values[name], []byte(`"`)) && c.decode(name, &v)
 	case TypeBool:
 		var v bool
 		ok = c.decode(name, &v)

@@ -256,6 +256,13 @@ func (e *Engine) export(ctx context.Context, s spec) []result {
 				r.err = sdk.Retryable(fmt.Errorf("%w (%v)", o.Err, cause))
 			}
 			log.Warn("export failed", "destination", o.Destination, "error", r.err, "kind", sdk.KindOf(r.err))
+			if sdk.KindOf(r.err) != sdk.KindRetryable {
+				// Retrying the event for other destinations must not try
+				// this one again: it would fail the same way.
+				if err := e.State.MarkCompleted(bctx, o.Destination, s.completion, state.Completion{Time: e.now().UTC(), Failed: r.err.Error()}); err != nil {
+					log.Warn("recording a failed export failed", "destination", o.Destination, "error", err)
+				}
+			}
 		}
 		if e.Metrics != nil {
 			e.Metrics.ExportFinished(o.Destination, r.status, o, took)

@@ -331,6 +331,7 @@ func (e *export) encodeTable(ctx context.Context, spool string, t schema.Table, 
 		if obs != nil {
 			obs.FileEncoded(e.job.ID, f)
 		}
+		crashAt(CrashWhileEncoding)
 		e.fanOut(f, func() { <-slots })
 		if !e.live() {
 			return errNoTargets
@@ -417,6 +418,7 @@ func (e *export) finish(ctx context.Context, encodeErr error) {
 			for _, s := range t.summaries(e.summaries) {
 				m.Tables = append(m.Tables, sdk.TableManifest{Name: s.Table, Files: s.Files, Rows: s.Rows, Bytes: s.Bytes})
 			}
+			crashAt(CrashBeforeCommit)
 			rc, err := t.exp.Commit(ctx, m)
 			if err == nil {
 				t.receipt = rc
@@ -486,6 +488,7 @@ func (t *target) put(e *export, f parquetw.File) {
 	if obs := e.runner.Observer; obs != nil {
 		obs.FileDelivered(e.job.ID, t.Name, f, time.Since(start))
 	}
+	crashAt(CrashWhileDelivering)
 }
 
 // summaries returns the encode summaries of the target's tables, in order.

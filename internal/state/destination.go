@@ -95,6 +95,8 @@ type Completion struct {
 	Location string    `json:"location,omitempty"`
 	// Skipped says why nothing was exported (superseded), if so.
 	Skipped string `json:"skipped,omitempty"`
+	// Failed holds the error of an export given up for good.
+	Failed string `json:"failed,omitempty"`
 }
 
 func completedKey(dest, runID string) string { return dest + "." + runID }

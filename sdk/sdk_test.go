@@ -1,0 +1,155 @@
+package sdk
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestErrorsSurviveTheWire(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		kind ErrorKind
+		attr string
+	}{
+		{"retryable", Retryable(errors.New("slow down")), KindRetryable, ""},
+		{"permanent", Permanent(errors.New("no such bucket")), KindPermanent, ""},
+		{"configuration", ConfigError("bucket", errors.New("use the name, not the ARN")), KindConfiguration, "bucket"},
+		{"unclassified", errors.New("boom"), KindRetryable, ""},
+		{"wrapped", fmtErr(Permanent(errors.New("inner"))), KindPermanent, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := fromStatus(toStatus(tt.err))
+			if KindOf(got) != tt.kind || AttributeOf(got) != tt.attr {
+				t.Fatalf("got %v (kind %v, attr %q), want kind %v attr %q", got, KindOf(got), AttributeOf(got), tt.kind, tt.attr)
+			}
+			if got.Error() != tt.err.Error() {
+				t.Fatalf("message %q, want %q", got.Error(), tt.err.Error())
+			}
+		})
+	}
+	if got := fromStatus(toStatus(context.Canceled)); !errors.Is(got, context.Canceled) {
+		t.Fatalf("cancellation: %v", got)
+	}
+}
+
+func fmtErr(err error) error { return errors.Join(errors.New("put"), err) }
+
+func TestSchemaCheck(t *testing.T) {
+	s := Schema{Name: "x", Version: "1", Attributes: []Attribute{
+		{Name: "bucket", Type: TypeString, Required: true},
+		{Name: "n", Type: TypeNumber},
+		{Name: "tags", Type: TypeStringList},
+		{Name: "labels", Type: TypeStringMap},
+		{Name: "on", Type: TypeBool},
+	}}
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		cfg  map[string]any
+		attr string
+	}{
+		{"ok", map[string]any{"bucket": "b", "n": 3, "tags": []string{"a"}, "labels": map[string]string{"k": "v"}, "on": true}, ""},
+		{"missing required", map[string]any{"n": 3}, "bucket"},
+		{"unknown", map[string]any{"bucket": "b", "bukket": "x"}, "bukket"},
+		{"number as string", map[string]any{"bucket": "b", "n": "3"}, "n"},
+		{"string as number", map[string]any{"bucket": 5}, "bucket"},
+		{"list of numbers", map[string]any{"bucket": "b", "tags": []int{1}}, "tags"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := s.Check(NewConfig(tt.cfg))
+			if tt.attr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if KindOf(err) != KindConfiguration || AttributeOf(err) != tt.attr {
+				t.Fatalf("got %v, want a configuration error on %q", err, tt.attr)
+			}
+		})
+	}
+	bad := []Schema{
+		{Name: "Bad-Name"},
+		{Name: "x", Attributes: []Attribute{{Name: "account", Type: TypeString}}},
+		{Name: "x", Attributes: []Attribute{{Name: "a", Type: TypeString}, {Name: "a", Type: TypeBool}}},
+		{Name: "x", Attributes: []Attribute{{Name: "a"}}},
+	}
+	for _, b := range bad {
+		if err := b.Validate(); err == nil {
+			t.Errorf("schema %+v validated", b)
+		}
+	}
+}
+
+// recordingExport accepts everything and counts commits.
+type recordingExport struct{ commits int }
+
+func (r *recordingExport) Put(context.Context, File) error { return nil }
+func (r *recordingExport) Commit(context.Context, Manifest) (Receipt, error) {
+	r.commits++
+	return Receipt{Location: "x", Body: []byte("{}")}, nil
+}
+func (r *recordingExport) Abort(context.Context) error { return nil }
+
+func TestGuardRefusesIncompleteCommits(t *testing.T) {
+	ctx := context.Background()
+	inner := &recordingExport{}
+	g := newGuardedExport(inner, []string{"a", "b"})
+	for _, f := range []File{{Table: "a", Index: 0}, {Table: "a", Index: 1}, {Table: "b", Index: 0}} {
+		if err := g.Put(ctx, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := g.Put(ctx, File{Table: "c"}); KindOf(err) != KindPermanent {
+		t.Fatalf("put for a foreign table: %v", err)
+	}
+	refused := []Manifest{
+		{Tables: []TableManifest{{Name: "a", Files: 3}, {Name: "b", Files: 1}}},
+		{Tables: []TableManifest{{Name: "a", Files: 1}, {Name: "b", Files: 1}}},
+		{Tables: []TableManifest{{Name: "a", Files: 2}}},
+		{Tables: []TableManifest{{Name: "a", Files: 2}, {Name: "b", Files: 0}}},
+		{Tables: []TableManifest{{Name: "a", Files: 2}, {Name: "b", Files: 1}, {Name: "c", Files: 1}}},
+	}
+	for _, m := range refused {
+		if _, err := g.Commit(ctx, m); err == nil || !strings.Contains(err.Error(), "commit refused") {
+			t.Fatalf("manifest %+v: %v", m, err)
+		}
+	}
+	if inner.commits != 0 {
+		t.Fatal("an incomplete dump reached the plugin's Commit")
+	}
+	if _, err := g.Commit(ctx, Manifest{Tables: []TableManifest{{Name: "a", Files: 2}, {Name: "b", Files: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.Commit(ctx, Manifest{}); err == nil {
+		t.Fatal("second commit accepted")
+	}
+	if err := g.Put(ctx, File{Table: "a", Index: 5}); err == nil {
+		t.Fatal("put after commit accepted")
+	}
+}
+
+func TestValidateExportInfo(t *testing.T) {
+	at := time.Date(2024, 1, 1, 10, 0, 30, 0, time.UTC)
+	ok := ExportInfo{Time: at, Tables: []string{"a"}, PreviousTime: at.Add(-time.Minute)}
+	if err := validateExportInfo(ok); err != nil {
+		t.Fatal(err)
+	}
+	for _, info := range []ExportInfo{
+		{Tables: []string{"a"}},
+		{Time: at, PreviousTime: at.Add(-20 * time.Second)},
+		{Time: at, Tables: []string{"a", "a"}},
+	} {
+		if err := validateExportInfo(info); err == nil {
+			t.Errorf("%+v accepted", info)
+		}
+	}
+}
