@@ -1,6 +1,7 @@
 package testsupport
 
 import (
+	"net"
 	"testing"
 	"time"
 
@@ -9,25 +10,37 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// NATS is an in-process nats-server with JetStream, listening on a free
+// NATS is an in-process nats-server with JetStream, listening on a
 // loopback port.
 type NATS struct {
 	Server *server.Server
 	URL    string
+
+	opts *server.Options
 }
 
 // StartNATS starts an in-process nats-server with JetStream in a temporary
-// store directory, stopped when the test ends.
+// store directory, on a free port, stopped when the test ends.
 func StartNATS(t testing.TB) *NATS {
 	t.Helper()
-	srv, err := server.NewServer(&server.Options{
+	n := &NATS{opts: &server.Options{
 		Host:      "127.0.0.1",
 		Port:      -1,
 		JetStream: true,
 		StoreDir:  t.TempDir(),
 		NoLog:     true,
 		NoSigs:    true,
-	})
+	}}
+	n.start(t)
+	n.opts.Port = n.Server.Addr().(*net.TCPAddr).Port // a restart keeps it
+	t.Cleanup(n.Stop)
+	return n
+}
+
+func (n *NATS) start(t testing.TB) {
+	t.Helper()
+	opts := *n.opts
+	srv, err := server.NewServer(&opts)
 	if err != nil {
 		t.Fatalf("nats-server: %v", err)
 	}
@@ -35,11 +48,23 @@ func StartNATS(t testing.TB) *NATS {
 	if !srv.ReadyForConnections(10 * time.Second) {
 		t.Fatal("nats-server did not start")
 	}
-	t.Cleanup(func() {
-		srv.Shutdown()
-		srv.WaitForShutdown()
-	})
-	return &NATS{Server: srv, URL: srv.ClientURL()}
+	n.Server, n.URL = srv, srv.ClientURL()
+}
+
+// Stop shuts the server down. It is safe to call more than once.
+func (n *NATS) Stop() {
+	n.Server.Shutdown()
+	n.Server.WaitForShutdown()
+}
+
+// Restart stops the server, waits for down, and starts it again on the
+// same port with the same JetStream store, as a server restart in
+// production would.
+func (n *NATS) Restart(t testing.TB, down time.Duration) {
+	t.Helper()
+	n.Stop()
+	time.Sleep(down)
+	n.start(t)
 }
 
 // Connect returns a connection and its JetStream context, closed when the

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/exportd/exportd/internal/event"
+	"github.com/exportd/exportd/internal/job"
+	"github.com/exportd/exportd/sdk/legacylayout"
+	"github.com/nats-io/nats.go"
+)
+
+// TestReexport: a re-export request answers at once with a job id; the
+// job goes through the event stream and its outcome, with the receipt,
+// arrives on the jobs subject. The command line does the same and waits.
+func TestReexport(t *testing.T) {
+	c := newCluster(t, []string{"acme"}, sampleRows)
+	c.start()
+	c.publish(event.ModellingCompleted{AccountID: "acme", RunID: "run-1", CompletedAt: time.Now().UTC()})
+	waitFile(t, filepath.Join(c.out, "acme", "dumps", "receipt.json"), time.Minute)
+	c.settle(time.Minute)
+	_, first, _ := legacylayout.ParseReceipt(c.receipt("acme"))
+
+	outcomes := make(chan *nats.Msg, 16)
+	if _, err := c.nc.ChanSubscribe(job.OutcomeSubject("acme", "acme-local"), outcomes); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	msg, err := c.nc.Request(job.ReexportSubjectPrefix+"acme", []byte(`{"tables":["companies","events"]}`), 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reply job.ReexportReply
+	if err := json.Unmarshal(msg.Data, &reply); err != nil || reply.Error != "" || reply.JobID == "" {
+		t.Fatalf("reply %s: %v", msg.Data, err)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Fatalf("the reply took %v; it must come at once", took)
+	}
+	if reply.RunID != "run-1" || len(reply.Destinations) != 1 {
+		t.Fatalf("reply %+v", reply)
+	}
+	var o job.OutcomeMessage
+	select {
+	case m := <-outcomes:
+		json.Unmarshal(m.Data, &o)
+	case <-time.After(time.Minute):
+		t.Fatal("no outcome for the re-export")
+	}
+	if o.JobID != reply.JobID || o.Status != job.StatusCommitted || !o.Final {
+		t.Fatalf("outcome %+v", o)
+	}
+	rc, second, err := legacylayout.ParseReceipt(c.receipt("acme"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !second.After(first) || second.Truncate(time.Minute).Equal(first.Truncate(time.Minute)) {
+		t.Fatalf("re-export at %v does not follow the first dump at %v in a later minute", second, first)
+	}
+	if len(rc.Tables) != 2 || rc.Tables["events"].TotalFileCount == 0 {
+		t.Fatalf("re-export of two tables wrote receipt %+v", rc)
+	}
+	if string(o.Receipt) == "" || !json.Valid(o.Receipt) {
+		t.Fatal("the outcome lacks the receipt")
+	}
+
+	// The command line: refusal, then a request that waits for its outcome.
+	bin := exportdBinary(t)
+	out, err := exec.Command(bin, "reexport", "-nats", c.nats.URL, "-account", "acme", "-destination", "nope").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "refused: destination nope is not an enabled destination of account acme") {
+		t.Fatalf("reexport to an unknown destination: %v\n%s", err, out)
+	}
+	out, err = exec.Command(bin, "reexport", "-nats", c.nats.URL, "-account", "acme", "-wait", "-timeout", "2m").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "acme-local: committed 24150 rows") {
+		t.Fatalf("reexport -wait: %v\n%s", err, out)
+	}
+}
+
+// TestFlood sends 1,000 malformed or hostile payloads at a running daemon,
+// interleaved with valid events: it does not crash, gives each bad one up
+// with a reason (one advisory each), and still exports the valid ones.
+func TestFlood(t *testing.T) {
+	c := newCluster(t, []string{"acme", "globex"}, map[string]int64{"companies": 50, "contacts": 100, "events": 500, "revenue": 0, "revenue_attribution": 0, "paid_ads": 5})
+	d := c.start()
+	advisories := make(chan *nats.Msg, 2048)
+	sub, err := c.nc.ChanSubscribe(job.AdvisorySubject, advisories)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub.SetPendingLimits(-1, -1)
+	c.publish(event.ModellingCompleted{AccountID: "warmup", RunID: "warmup", CompletedAt: time.Now()})
+
+	rng := rand.New(rand.NewPCG(1, 2))
+	hostile := []func(i int) (string, []byte){
+		func(i int) (string, []byte) { // random bytes
+			b := make([]byte, rng.IntN(512))
+			for j := range b {
+				b[j] = byte(rng.UintN(256))
+			}
+			return "modelling.completed.acme", b
+		},
+		func(i int) (string, []byte) { // deeply nested JSON
+			return "modelling.completed.acme", []byte(strings.Repeat("[", 5000) + strings.Repeat("]", 5000))
+		},
+		func(i int) (string, []byte) { // a big payload
+			return "modelling.completed.acme", []byte(`{"account_id":"acme","run_id":"r","completed_at":"2024-01-01T00:00:00Z","snapshot":"` + strings.Repeat("x", 70_000) + `"}`)
+		},
+		func(i int) (string, []byte) { // account smuggling
+			return "modelling.completed.acme", []byte(`{"account_id":"globex","run_id":"x","completed_at":"2024-01-01T00:00:00Z"}`)
+		},
+		func(i int) (string, []byte) { // path traversal in ids
+			return "modelling.completed.acme", []byte(`{"account_id":"acme","run_id":"../../etc/passwd","completed_at":"2024-01-01T00:00:00Z"}`)
+		},
+		func(i int) (string, []byte) { // invalid UTF-8 in a string
+			return "modelling.completed.acme", []byte("{\"account_id\":\"acme\",\"run_id\":\"r\xff\",\"completed_at\":\"2024-01-01T00:00:00Z\"}")
+		},
+		func(i int) (string, []byte) { // nulls and wrong types
+			return "modelling.completed.acme", []byte(`{"account_id":null,"run_id":{},"completed_at":[]}`)
+		},
+		func(i int) (string, []byte) { // control characters
+			return "modelling.completed.acme", []byte("{\"account_id\":\"acme\",\"run_id\":\"r\",\"completed_at\":\"2024-01-01T00:00:00Z\",\"snapshot\":\"a\\nb\"}")
+		},
+		func(i int) (string, []byte) { // a forged re-export
+			return "exportd.requests.acme", []byte(`{"job_id":"x","event":{"account_id":"globex","run_id":"r","completed_at":"2024-01-01T00:00:00Z"},"destinations":["globex-local"]}`)
+		},
+		func(i int) (string, []byte) { // an empty body on a sub-subject
+			return "modelling.completed.acme.extra", nil
+		},
+	}
+	const n = 1000
+	valid := 0
+	for i := range n {
+		subject, body := hostile[i%len(hostile)](i)
+		if _, err := c.js.Publish(t.Context(), subject, body, jetstreamMsgID(fmt.Sprintf("bad-%d", i))); err != nil {
+			t.Fatalf("publish %d: %v", i, err)
+		}
+		if i%250 == 0 {
+			account := []string{"acme", "globex"}[valid%2]
+			valid++
+			c.publish(event.ModellingCompleted{AccountID: account, RunID: fmt.Sprintf("good-%d", valid), CompletedAt: time.Now().UTC()})
+		}
+	}
+	got := 0
+	deadline := time.After(3 * time.Minute)
+	for got < n {
+		select {
+		case m := <-advisories:
+			var a job.Advisory
+			if err := json.Unmarshal(m.Data, &a); err != nil || a.Reason == "" {
+				t.Fatalf("advisory %s: %v", m.Data, err)
+			}
+			got++
+		case <-deadline:
+			t.Fatalf("%d advisories of %d after 3 minutes", got, n)
+		}
+	}
+	c.settle(2 * time.Minute)
+	if d.cmd.ProcessState != nil || strings.Contains(d.out.String(), "panic") {
+		t.Fatalf("the daemon died; output:\n%s", d.out)
+	}
+	for _, a := range []string{"acme", "globex"} {
+		if c.receipt(a) == nil {
+			t.Errorf("%s: the valid events were not exported", a)
+		}
+	}
+}
