@@ -11,15 +11,24 @@ import (
 	"github.com/exportd/exportd/sdk/legacylayout"
 )
 
-// TestReadme keeps the customer guide honest: its JSON is valid, its
-// policies grant what the plugin needs and no more, its receipt example
-// has the receipt's shape, and its attribute table lists the schema.
+// TestReadme keeps the customer guide, the top-level README's AWS S3
+// Legacy section, honest: its JSON is valid, its policies grant what the
+// plugin needs and no more, its receipt example has the receipt's shape,
+// and its attribute table lists the schema.
 func TestReadme(t *testing.T) {
-	b, err := os.ReadFile("README.md")
+	b, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	readme := string(b)
+	start := strings.Index(readme, "\n## AWS S3 Legacy\n")
+	if start < 0 {
+		t.Fatal("the README has no AWS S3 Legacy section")
+	}
+	readme = readme[start+1:]
+	if end := strings.Index(readme[1:], "\n## "); end >= 0 {
+		readme = readme[:end+1]
+	}
 	blocks := regexp.MustCompile("(?s)```json\n(.*?)```").FindAllStringSubmatch(readme, -1)
 	if len(blocks) < 5 {
 		t.Fatalf("%d JSON blocks, want the lifecycle rule, three policies and a receipt", len(blocks))
