@@ -205,9 +205,12 @@ func (e *Engine) export(ctx context.Context, s spec) []result {
 		}
 	}()
 
+	// One instant for the whole job, so that destinations without an
+	// earlier dump in this minute share the export time (and receipt).
+	now := e.now()
 	for _, name := range s.dests {
 		cfg, _ := e.Config.Destination(name)
-		r, t, lease := e.prepare(ctx, s, name, cfg)
+		r, t, lease := e.prepare(ctx, s, name, cfg, now)
 		if lease != nil {
 			leases = append(leases, lease)
 			go lease.Keep(jobCtx, func(err error) {
@@ -276,7 +279,7 @@ func (e *Engine) export(ctx context.Context, s spec) []result {
 
 // prepare decides whether a destination takes part in an export. It
 // returns either a finished result, or a target and the lease it holds.
-func (e *Engine) prepare(ctx context.Context, s spec, name string, cfg config.Destination) (result, *Target, *state.Lease) {
+func (e *Engine) prepare(ctx context.Context, s spec, name string, cfg config.Destination, now time.Time) (result, *Target, *state.Lease) {
 	r := result{dest: name}
 	fail := func(err error) (result, *Target, *state.Lease) {
 		r.status, r.err = StatusFailed, err
@@ -315,7 +318,7 @@ func (e *Engine) prepare(ctx context.Context, s spec, name string, cfg config.De
 	if err != nil {
 		return fail(sdk.Retryable(err))
 	}
-	t, prev, err := e.State.Reserve(ctx, name, e.now())
+	t, prev, err := e.State.Reserve(ctx, name, now)
 	if err != nil {
 		lease.Release(context.WithoutCancel(ctx))
 		return fail(sdk.Retryable(err))

@@ -1,0 +1,166 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/exportd/exportd/internal/event"
+	"github.com/exportd/exportd/internal/testsupport"
+	"github.com/exportd/exportd/sdk/legacylayout"
+)
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// metric reads one sample from the daemon's /metrics.
+func metric(t *testing.T, addr, name string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var buf bytes.Buffer
+	buf.ReadFrom(resp.Body)
+	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + ` (\S+)$`).FindStringSubmatch(buf.String())
+	if m == nil {
+		t.Fatalf("metric %s not found", name)
+	}
+	v, _ := strconv.ParseFloat(m[1], 64)
+	return v
+}
+
+// TestS3LegacyAndLocalfsFromOneEncode: the daemon, a modelling-complete
+// event, one account with two destinations, s3legacy into moto (IAM
+// enforced, exactly the customer guide's permissions, SSE-KMS) and
+// localfs, fed by one encode: the same bytes land in both.
+func TestS3LegacyAndLocalfsFromOneEncode(t *testing.T) {
+	moto := testsupport.StartMoto(t)
+	customer := moto.NewCustomer(t, testsupport.CustomerOptions{ExternalID: "acme", KMS: true})
+	ns := testsupport.StartNATS(t)
+	_, js := ns.Connect(t)
+	out := t.TempDir()
+	ops := freePort(t)
+	cfg := writeConfig(t, fmt.Sprintf(`
+data_dir   = %q
+plugin_dir = %q
+nats { url = %q }
+http { listen = %q }
+source "sample" {
+  seed = 7
+  rows = %s
+}
+parquet { target_file_size = "64KiB" }
+destination "localfs" "acme-local" {
+  account = "acme"
+  path    = %q
+  folder  = "dumps"
+}
+destination "s3legacy" "acme-s3" {
+  account      = "acme"
+  bucket       = %q
+  role_arn     = %q
+  external_id  = %q
+  kms_key_arn  = %q
+  folder       = "dumps"
+  region       = %q
+  endpoint     = %q
+  sts_endpoint = %q
+  path_style   = true
+}
+`, t.TempDir(), testsupport.PluginDir(t, "localfs", "s3legacy"), ns.URL, ops, hclRows(sampleRows), out,
+		customer.Bucket, customer.RoleARN, customer.ExternalID, customer.KMSKeyARN, testsupport.MotoRegion, moto.Endpoint, moto.Endpoint))
+
+	// The platform identity is the daemon's default credential chain.
+	d := startDaemon(t, cfg, moto.PlatformEnv()...)
+	d.waitLog(t, "exportd running", 60*time.Second)
+	publish(t, js, event.ModellingCompleted{AccountID: "acme", RunID: "run-1", CompletedAt: time.Now().UTC()})
+	waitFile(t, filepath.Join(out, "dumps", "receipt.json"), 2*time.Minute)
+	d.waitLog(t, `destination=acme-s3 receipt=s3://`, 2*time.Minute)
+
+	local, err := os.ReadFile(filepath.Join(out, "dumps", "receipt.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkDump(t, out, "dumps", "acme", sampleRows, local, true)
+
+	ctx := context.Background()
+	remote, err := moto.Object(ctx, customer.Bucket, "dumps/receipt.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One job, one instant: both destinations got the same dump and receipt.
+	if !bytes.Equal(local, remote) {
+		t.Fatalf("receipts differ:\nlocalfs %s\ns3 %s", local, remote)
+	}
+	keys, err := moto.Keys(ctx, customer.Bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var localKeys []string
+	filepath.WalkDir(out, func(p string, e os.DirEntry, err error) error {
+		if err == nil && !e.IsDir() {
+			rel, _ := filepath.Rel(out, p)
+			localKeys = append(localKeys, filepath.ToSlash(rel))
+		}
+		return err
+	})
+	sort.Strings(keys)
+	sort.Strings(localKeys)
+	if strings.Join(keys, "\n") != strings.Join(localKeys, "\n") {
+		t.Fatalf("bucket keys:\n%s\nlocal files:\n%s", strings.Join(keys, "\n"), strings.Join(localKeys, "\n"))
+	}
+	admin := moto.AdminS3()
+	for _, k := range keys {
+		body, err := moto.Object(ctx, customer.Bucket, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := os.ReadFile(filepath.Join(out, filepath.FromSlash(k)))
+		if !bytes.Equal(body, want) {
+			t.Fatalf("%s differs between the bucket and the folder", k)
+		}
+		head, err := admin.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(customer.Bucket), Key: aws.String(k)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(head.ServerSideEncryption) != "aws:kms" || aws.ToString(head.SSEKMSKeyId) != customer.KMSKeyARN {
+			t.Fatalf("%s: encryption %q key %q", k, head.ServerSideEncryption, aws.ToString(head.SSEKMSKeyId))
+		}
+	}
+
+	// Each file was encoded once and delivered to both destinations.
+	rc, _, _ := legacylayout.ParseReceipt(local)
+	files := 0
+	for _, tbl := range rc.Tables {
+		files += tbl.TotalFileCount
+	}
+	if got := metric(t, ops, "exportd_files_encoded_total"); int(got) != files {
+		t.Fatalf("%v files encoded for a dump of %d files", got, files)
+	}
+	for _, dest := range []string{"acme-local", "acme-s3"} {
+		if got := metric(t, ops, `exportd_files_delivered_total{destination="`+dest+`"}`); int(got) != files {
+			t.Fatalf("%s: %v files delivered, want %d", dest, got, files)
+		}
+	}
+}
