@@ -1,9 +1,7 @@
 package localfs
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -44,38 +42,14 @@ func (e *export) Put(ctx context.Context, f sdk.File) error {
 }
 
 // copyVerified copies the spool file into w and fails, before anything is
-// renamed into place, unless the bytes match the digest the daemon sent.
+// renamed into place, unless the bytes match what the daemon sent.
 func copyVerified(ctx context.Context, w io.Writer, f sdk.File) error {
 	src, err := os.Open(f.Path)
 	if err != nil {
 		return sdk.Retryable(fmt.Errorf("open spool file: %w", err))
 	}
 	defer src.Close()
-	h := sha256.New()
-	n, err := io.CopyBuffer(io.MultiWriter(w, h), ctxReader{ctx, src}, make([]byte, 1<<20))
-	if err != nil {
-		return err
-	}
-	if n != f.Size {
-		return sdk.Retryable(fmt.Errorf("spool file has %d bytes, expected %d", n, f.Size))
-	}
-	if sum := h.Sum(nil); !bytes.Equal(sum, f.SHA256) {
-		return sdk.Retryable(fmt.Errorf("spool file's SHA-256 %x does not match the expected %x", sum, f.SHA256))
-	}
-	return nil
-}
-
-// ctxReader stops a copy once its context is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
+	return sdk.CopyVerified(ctx, w, src, f)
 }
 
 // Commit writes receipt.json, refusing to replace a newer dump's receipt.

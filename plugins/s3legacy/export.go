@@ -147,30 +147,7 @@ func verifySpool(ctx context.Context, file *os.File, f sdk.File) error {
 	if fi.Size() != f.Size {
 		return sdk.Retryable(fmt.Errorf("spool file of %s file %d has %d bytes, expected %d", f.Table, f.Index, fi.Size(), f.Size))
 	}
-	h := sha256.New()
-	if _, err := io.CopyBuffer(h, ctxReader{ctx, io.NewSectionReader(file, 0, f.Size)}, make([]byte, 1<<20)); err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return sdk.Retryable(fmt.Errorf("read spool file of %s file %d: %w", f.Table, f.Index, err))
-	}
-	if sum := h.Sum(nil); !bytes.Equal(sum, f.SHA256) {
-		return sdk.Retryable(fmt.Errorf("spool file of %s file %d has SHA-256 %x, expected %x", f.Table, f.Index, sum, f.SHA256))
-	}
-	return nil
-}
-
-// ctxReader stops a read loop once its context is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
+	return sdk.CopyVerified(ctx, io.Discard, io.NewSectionReader(file, 0, f.Size), f)
 }
 
 // Commit writes receipt.json, with one PutObject and the same headers as
