@@ -33,6 +33,7 @@ type cluster struct {
 	out      string
 	accounts []string
 	rows     map[string]int64
+	grace    string // jobs.grace_period of replicas started from now on; empty: the default
 
 	mu       sync.Mutex
 	outcomes []job.OutcomeMessage
@@ -59,6 +60,10 @@ func newCluster(t *testing.T, accounts []string, rows map[string]int64) *cluster
 // NATS, one localfs destination per account.
 func (c *cluster) config() string {
 	var b strings.Builder
+	grace := ""
+	if c.grace != "" {
+		grace = fmt.Sprintf("grace_period = %q", c.grace)
+	}
 	fmt.Fprintf(&b, `
 data_dir   = %q
 plugin_dir = %q
@@ -69,13 +74,14 @@ jobs {
   max_deliver = 30
   backoff     = ["1s"]
   lease_ttl   = "5s"
+  %s
 }
 source "sample" {
   seed = 7
   rows = %s
 }
 parquet { target_file_size = "64KiB" }
-`, c.t.TempDir(), testsupport.PluginDir(c.t, "localfs"), c.nats.URL, hclRows(c.rows))
+`, c.t.TempDir(), testsupport.PluginDir(c.t, "localfs"), c.nats.URL, grace, hclRows(c.rows))
 	for _, a := range c.accounts {
 		fmt.Fprintf(&b, "destination \"localfs\" %q {\n  account = %q\n  path = %q\n  folder = \"dumps\"\n}\n", a+"-local", a, filepath.Join(c.out, a))
 	}
