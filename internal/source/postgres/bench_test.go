@@ -110,12 +110,14 @@ func BenchmarkExportEvents(b *testing.B) {
 				defer func() { serialReads = false }()
 				s := newSource(b, fmt.Sprintf("dsn = %q\nschema = \"acct_bench\"\ntables = [\"events\"]\n", pg.SocketDSN(db.Name)))
 				var rows, parquetBytes int64
-				var elapsed time.Duration
+				var elapsed, serverCPU time.Duration
 				resetPeakRSS(b)
-				cpu0 := processCPU()
+				cpu0, server0 := processCPU(), pg.ServerCPU()
 				for b.Loop() {
 					start := time.Now()
 					r, pb := exportEventsOnce(b, s)
+					serverCPU += pg.ServerCPU() - server0
+					server0 = pg.ServerCPU()
 					elapsed += time.Since(start)
 					rows += r
 					parquetBytes += pb
@@ -126,6 +128,9 @@ func BenchmarkExportEvents(b *testing.B) {
 				// encoding, compressing), which other load on the machine
 				// does not change as it changes rows/s.
 				b.ReportMetric(cpu.Seconds()*1e6/float64(rows), "cpu-µs/row")
+				// The same for the server (the reader's session, which stays
+				// in the pool, and the postmaster).
+				b.ReportMetric(serverCPU.Seconds()*1e6/float64(rows), "server-cpu-µs/row")
 				b.ReportMetric(float64(rows)/sec, "rows/s")
 				b.ReportMetric(textBytes*float64(b.N)/sec/1e6, "text-MB/s")
 				b.ReportMetric(float64(parquetBytes)/sec/1e6, "parquet-MB/s")
