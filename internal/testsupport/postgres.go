@@ -11,7 +11,6 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -372,43 +371,4 @@ func (pg *Postgres) ExecScalar(tb testing.TB, db, sql string) string {
 		tb.Fatalf("postgres: %q returned %d rows, want one value", sql, len(res.Rows))
 	}
 	return string(bytes.Clone(res.Rows[0][0]))
-}
-
-// ServerCPU is the CPU time (user and system) used so far by the server's
-// running processes: the postmaster and its live children (sessions,
-// background workers). Benchmarks use it to tell the server's share of the
-// work from the client's; sessions that ended are not counted.
-func (pg *Postgres) ServerCPU() time.Duration {
-	root := pg.cmd.Process.Pid
-	var total time.Duration
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		// Fields after the command (which may hold spaces) in ")".
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(b[i+1:]))
-		if len(f) < 13 {
-			continue
-		}
-		ppid, _ := strconv.Atoi(f[1])
-		if pid != root && ppid != root {
-			continue
-		}
-		utime, _ := strconv.ParseInt(f[11], 10, 64)
-		stime, _ := strconv.ParseInt(f[12], 10, 64)
-		// Linux reports clock ticks of 1/100 s (USER_HZ) on every
-		// platform Go supports here.
-		total += time.Duration(utime+stime) * 10 * time.Millisecond
-	}
-	return total
 }
