@@ -4,13 +4,15 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// Rows travel from the connection to the writer in batches, so that the
-// server, the wire and the encoding work at the same time: one goroutine
-// drains the socket into a batch while the caller's goroutine decodes the
-// previous one into the RowWriter. Read in line with the encoding, the
-// server would sit idle whenever the encoder is busy and the socket buffer
-// is full, and the encoder idle while the server refills it (measured: 190k
-// against 340k+ rows/s on the events table).
+// Rows travel from the connection to the writer in batches: one goroutine
+// drains the socket (pgconn's parsing and the read system calls) into a
+// batch while the caller's goroutine decodes the previous one into the
+// RowWriter. The encoder (parquet and gzip, ~85% of this process's CPU) is
+// the bottleneck of an export; read-ahead takes the rest off its goroutine
+// and keeps the server sending while it works. Measured on the 5 M-row
+// events table, GZIP, 2 cores shared with the server: 360 k rows/s against
+// 353 k reading in line (340 k against 317 k at 1 M rows); the gain is
+// larger when the server is remote and each refill costs a round trip.
 //
 // Memory is bounded: batchCount batches circulate, each holding up to
 // batchRows rows or about batchBytes bytes of values (a single larger row
