@@ -12,6 +12,7 @@ import (
 	"github.com/exportd/exportd/internal/source"
 	"github.com/exportd/exportd/internal/testsupport"
 	"github.com/exportd/exportd/sdk"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // counter is a RowWriter that counts rows and runs a hook after each.
@@ -325,5 +326,44 @@ func TestRequestTables(t *testing.T) {
 	}
 	if _, err := s.Open(ctx, source.Request{Event: ev("f"), Tables: []string{"companies"}}); err == nil || kindOf(err) != "permanent" {
 		t.Errorf("Open of an unconfigured table: %v", err)
+	}
+}
+
+func TestLockTimeoutIsRetryable(t *testing.T) {
+	pg, db := failureDB(t)
+	// A migration holds the table: the export cannot lock it.
+	ctx := testContext(t)
+	holder, err := pgconn.Connect(ctx, pg.SocketDSN(db.Name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close(context.Background())
+	if _, err := holder.Exec(ctx, "BEGIN; LOCK TABLE acct_f.small IN ACCESS EXCLUSIVE MODE").ReadAll(); err != nil {
+		t.Fatal(err)
+	}
+	s := newSource(t, fmt.Sprintf("dsn = %q\nschema = \"acct_f\"\nlock_timeout = \"200ms\"\ntables = [\"small\"]\n", db.DSN))
+	_, err = s.Open(ctx, sourceRequest(ev("f")))
+	if err == nil || !strings.Contains(err.Error(), "lock timeout") {
+		t.Fatalf("Open: %v, want a lock timeout", err)
+	}
+	if k := kindOf(err); k != "retryable" {
+		t.Errorf("kind %s, want retryable", k)
+	}
+}
+
+func TestCheck(t *testing.T) {
+	pg, db := failureDB(t)
+	ctx := testContext(t)
+	s := newSource(t, fmt.Sprintf("dsn = %q\nschema = \"acct_${event.account_id}\"\ntables = [\"small\"]\n", db.DSN))
+	if err := s.Check(ctx, ev("f")); err != nil {
+		t.Errorf("Check: %v", err)
+	}
+	if err := s.Check(ctx, ev("nosuch")); err == nil || kindOf(err) != "permanent" {
+		t.Errorf("Check of a missing schema: %v", err)
+	}
+	pg.Exec(t, db.Name, "SET ROLE "+db.User+"; CREATE TABLE acct_f.odd (x interval)")
+	s = newSource(t, fmt.Sprintf("dsn = %q\nschema = \"acct_f\"\ntables = [\"small\", \"odd\"]\n", db.DSN))
+	if err := s.Check(ctx, ev("f")); err == nil || kindOf(err) != "configuration" || !strings.Contains(err.Error(), "table odd column x: type interval") {
+		t.Errorf("Check of an unmappable column: %v", err)
 	}
 }
