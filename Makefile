@@ -53,7 +53,7 @@ tools: ## install what the tests need beyond the machine image (versitygw)
 
 .PHONY: bench
 bench: build ## benchmark exports (rows/s, MB/s, peak RSS at two scales)
-	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./daemon/ ./internal/parquetw/
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./daemon/ ./internal/parquetw/ ./internal/source/postgres/
 
 .PHONY: lint
 lint: ## gofmt and go vet

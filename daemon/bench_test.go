@@ -63,6 +63,62 @@ destination "localfs" "bench" {
 	}
 }
 
+// BenchmarkExportPostgresEvents is BenchmarkExportEvents with the
+// production source: a generated 13-column events table in a private
+// PostgreSQL 15 on the same machine, exported by the real exportd through
+// the localfs plugin (snapshot, binary reads, parquet with GZIP at its
+// default level, spool, delivery, receipt).
+func BenchmarkExportPostgresEvents(b *testing.B) {
+	bin := exportdBinary(b)
+	pluginDir := testsupport.PluginDir(b, "localfs")
+	pg := testsupport.StartPostgres(b)
+	db := pg.NewDatabase(b)
+	pg.CreateEventsTable(b, db, "acct_bench")
+	have := 0
+	for _, rows := range []int{1_000_000, 5_000_000} {
+		start := time.Now()
+		pg.FillEventsTable(b, db, "acct_bench", have+1, rows)
+		b.Logf("generated %d rows in %v", rows-have, time.Since(start).Round(time.Second))
+		have = rows
+		b.Run(fmt.Sprintf("rows=%dM", rows/1_000_000), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				out := b.TempDir()
+				cfg := writeConfig(b, fmt.Sprintf(`
+data_dir   = %q
+plugin_dir = %q
+http { listen = "" }
+source "postgres" {
+  dsn    = %q
+  schema = "acct_${event.account_id}"
+  tables = ["events"]
+}
+destination "localfs" "bench" {
+  account = "bench"
+  path    = %q
+  fsync   = false
+}
+`, b.TempDir(), pluginDir, pg.SocketDSN(db.Name), out))
+				cmd := exec.Command(bin, "export", "-config", cfg, "-account", "bench")
+				start := time.Now()
+				combined, err := cmd.CombinedOutput()
+				took := time.Since(start)
+				if err != nil {
+					b.Fatalf("exportd export: %v\n%s", err, combined)
+				}
+				if !strings.Contains(string(combined), "committed "+strconv.Itoa(rows)+" rows") {
+					b.Fatalf("unexpected output:\n%s", combined)
+				}
+				bytes := dirSize(b, out)
+				rss := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss
+				b.ReportMetric(float64(rows)/took.Seconds(), "rows/s")
+				b.ReportMetric(float64(bytes)/took.Seconds()/1e6, "MB/s")
+				b.ReportMetric(float64(rss)/1024, "peak-RSS-MiB")
+				b.ReportMetric(float64(bytes)/1e6, "output-MB")
+			}
+		})
+	}
+}
+
 func dirSize(b *testing.B, dir string) int64 {
 	var n int64
 	filepath.WalkDir(dir, func(p string, e os.DirEntry, err error) error {

@@ -21,46 +21,6 @@ var benchSerial = flag.Bool("events-serial", false, "BenchmarkExportEvents also 
 
 var benchSizes = flag.String("events-rows", "1000000,5000000", "comma-separated sizes of the events table that BenchmarkExportEvents exports")
 
-// eventsDDL is the platform's events table, as the sample source shapes it:
-// thirteen columns, ids and URLs as text, JSON properties, about 360 bytes
-// a row in text form.
-const eventsDDL = `
-CREATE SCHEMA acct_bench;
-CREATE TABLE acct_bench.events (
-  event_id    text NOT NULL,
-  contact_id  text,
-  company_id  text,
-  event_type  text NOT NULL,
-  event_time  timestamptz NOT NULL,
-  event_date  date NOT NULL,
-  source      text NOT NULL,
-  channel     text NOT NULL,
-  url         text,
-  referrer    text,
-  session_id  text NOT NULL,
-  duration_ms bigint,
-  properties  json NOT NULL
-);`
-
-// eventsInsert adds rows {lo}..{hi} to the events table.
-const eventsInsert = `
-INSERT INTO acct_bench.events
-SELECT 'evt_' || md5(g::text),
-       CASE WHEN g % 10 = 0 THEN NULL ELSE 'con_' || lpad((g % 250000)::text, 10, '0') END,
-       CASE WHEN g % 7 = 0 THEN NULL ELSE 'com_' || lpad((g % 50000)::text, 8, '0') END,
-       (ARRAY['page_view','form_submit','email_open','email_click','ad_click','meeting','signup'])[1 + g % 7],
-       t, t::date,
-       (ARRAY['web','email','ads','crm','product'])[1 + g % 5],
-       (ARRAY['organic','paid_search','paid_social','referral','direct','email'])[1 + g % 6],
-       CASE WHEN g % 5 = 0 THEN NULL ELSE 'https://www.example.com/products/' || (g % 997) || '/pricing?utm_source=newsletter&utm_campaign=' || (g % 31) END,
-       CASE WHEN g % 3 = 0 THEN NULL ELSE 'https://www.google.com/search?q=b2b+analytics+' || (g % 101) END,
-       'ses_' || md5((g / 8)::text),
-       CASE WHEN g % 4 = 0 THEN NULL ELSE (g * 37) % 600000 END,
-       json_build_object('browser', (ARRAY['chrome','firefox','safari','edge'])[1 + g % 4], 'screen', '1920x1080',
-                         'score', g % 100, 'campaign_id', 'cmp_' || (g % 313))
-FROM generate_series({lo}, {hi}) g,
-     LATERAL (SELECT timestamptz '2023-01-01 00:00:00+00' + (g * interval '6 seconds')) ts(t);`
-
 // BenchmarkExportEvents exports a generated events table through the
 // shared parquet writer (GZIP at its default level, files removed as soon
 // as they are delivered) and reports rows/s, MB/s of the table's text form,
@@ -82,15 +42,12 @@ func BenchmarkExportEvents(b *testing.B) {
 	slices.Sort(sizes)
 	pg := testsupport.SharedPostgres(b)
 	db := pg.NewDatabase(b)
-	pg.Exec(b, db.Name, "SET ROLE "+db.User+";"+eventsDDL)
+	pg.CreateEventsTable(b, db, "acct_bench")
 	have := 0
 	for _, n := range sizes {
 		if n > have { // the table holds exactly n rows
 			start := time.Now()
-			pg.Exec(b, db.Name, strings.NewReplacer("{lo}", strconv.Itoa(have+1), "{hi}", strconv.Itoa(n)).Replace(eventsInsert))
-			// Set hint bits and the visibility map now, as a long-lived
-			// table has them, so the exports measure reading, not that.
-			pg.Exec(b, db.Name, "VACUUM (FREEZE, ANALYZE) acct_bench.events")
+			pg.FillEventsTable(b, db, "acct_bench", have+1, n)
 			b.Logf("generated %d rows in %v", n-have, time.Since(start).Round(time.Second))
 			have = n
 		}
