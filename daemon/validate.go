@@ -14,7 +14,7 @@ import (
 func cmdValidate(args []string) int {
 	fs := newFlags("validate", "-config FILE [-check]")
 	path := fs.String("config", "", "configuration `file` (HCL)")
-	check := fs.Bool("check", false, "also check each destination's connectivity and credentials")
+	check := fs.Bool("check", false, "also open a source snapshot for each account, and check each destination's connectivity and credentials")
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
@@ -42,12 +42,25 @@ func cmdValidate(args []string) int {
 	if !*check {
 		return 0
 	}
+	failed := 0
+	var accountNames []string
+	for a := range accounts {
+		accountNames = append(accountNames, a)
+	}
+	sort.Strings(accountNames)
+	for _, a := range accountNames {
+		if err := svc.CheckSource(ctx, a); err != nil {
+			failed++
+			fmt.Printf("  source for %-12s FAIL (%s) %v\n", a, sdk.KindOf(err), err)
+			continue
+		}
+		fmt.Printf("  source for %-12s ok\n", a)
+	}
 	names := make([]string, 0, len(svc.Destinations))
 	for n := range svc.Destinations {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	failed := 0
 	for _, n := range names {
 		msg, err := svc.Destinations[n].Check(ctx)
 		if err != nil {

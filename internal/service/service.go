@@ -15,8 +15,10 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/exportd/exportd/internal/config"
+	"github.com/exportd/exportd/internal/event"
 	"github.com/exportd/exportd/internal/metrics"
 	"github.com/exportd/exportd/internal/parquetw"
 	"github.com/exportd/exportd/internal/pluginhost"
@@ -212,4 +214,17 @@ func ParquetOptions(p config.Parquet) parquetw.Options {
 		TargetFileSize:   p.TargetFileSize,
 		RowGroupBytes:    p.RowGroupSize,
 	}
+}
+
+// CheckSource opens and closes a snapshot of an account, as an export
+// would: it proves the source is reachable, the account's tables exist,
+// and every column can be mapped.
+func (s *Service) CheckSource(ctx context.Context, account string) error {
+	snap, err := s.Source.Open(ctx, source.Request{Event: event.ModellingCompleted{
+		AccountID: account, RunID: "validate", CompletedAt: time.Now().UTC(),
+	}})
+	if err != nil {
+		return err
+	}
+	return snap.Close()
 }

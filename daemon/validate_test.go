@@ -1,0 +1,49 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/exportd/exportd/internal/testsupport"
+)
+
+// TestValidateCheck: `exportd validate -check` opens a source snapshot for
+// each account and checks each destination. A column type the PostgreSQL
+// source cannot map fails it, naming the table and the column.
+func TestValidateCheck(t *testing.T) {
+	pg := testsupport.StartPostgres(t)
+	db := pg.NewDatabase(t)
+	pg.Exec(t, db.Name, "SET ROLE "+db.User+`;
+		CREATE SCHEMA acct_good; CREATE TABLE acct_good.events (event_id text, at timestamptz);
+		CREATE SCHEMA acct_bad;  CREATE TABLE acct_bad.events (event_id text, session_length interval);`)
+	pluginDir := testsupport.PluginDir(t, "localfs")
+	config := func(account string) string {
+		return writeConfig(t, fmt.Sprintf(`
+data_dir   = %q
+plugin_dir = %q
+source "postgres" {
+  dsn    = %q
+  schema = "acct_${event.account_id}"
+  tables = ["events"]
+}
+destination "localfs" "d" {
+  account = %q
+  path    = %q
+}
+`, t.TempDir(), pluginDir, db.DSN, account, t.TempDir()))
+	}
+
+	out, code := runExportd(t, "validate", "-config", config("good"), "-check")
+	if code != 0 || !strings.Contains(out, "source for good") || !strings.Contains(out, "is writable") {
+		t.Fatalf("validate -check of a good setup exited %d:\n%s", code, out)
+	}
+	out, code = runExportd(t, "validate", "-config", config("bad"), "-check")
+	if code != 1 || !strings.Contains(out, "FAIL") || !strings.Contains(out, "events") ||
+		!strings.Contains(out, "session_length") || !strings.Contains(out, "interval") {
+		t.Fatalf("validate -check of an unmappable column exited %d:\n%s", code, out)
+	}
+	if strings.Contains(out, db.Password) {
+		t.Fatalf("the password leaked:\n%s", out)
+	}
+}
