@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/exportd/exportd/internal/event"
 	"github.com/exportd/exportd/internal/source"
 	"github.com/exportd/exportd/internal/testsupport"
 	"github.com/exportd/exportd/sdk"
@@ -351,19 +352,28 @@ func TestLockTimeoutIsRetryable(t *testing.T) {
 	}
 }
 
+// TestCheck covers what `exportd validate -check` relies on: opening and
+// closing a snapshot reports a missing schema or an unmappable column.
 func TestCheck(t *testing.T) {
 	pg, db := failureDB(t)
 	ctx := testContext(t)
 	s := newSource(t, fmt.Sprintf("dsn = %q\nschema = \"acct_${event.account_id}\"\ntables = [\"small\"]\n", db.DSN))
-	if err := s.Check(ctx, ev("f")); err != nil {
+	check := func(s *Source, e event.ModellingCompleted) error {
+		snap, err := s.Open(ctx, sourceRequest(e))
+		if err != nil {
+			return err
+		}
+		return snap.Close()
+	}
+	if err := check(s, ev("f")); err != nil {
 		t.Errorf("Check: %v", err)
 	}
-	if err := s.Check(ctx, ev("nosuch")); err == nil || kindOf(err) != "permanent" {
+	if err := check(s, ev("nosuch")); err == nil || kindOf(err) != "permanent" {
 		t.Errorf("Check of a missing schema: %v", err)
 	}
 	pg.Exec(t, db.Name, "SET ROLE "+db.User+"; CREATE TABLE acct_f.odd (x interval)")
 	s = newSource(t, fmt.Sprintf("dsn = %q\nschema = \"acct_f\"\ntables = [\"small\", \"odd\"]\n", db.DSN))
-	if err := s.Check(ctx, ev("f")); err == nil || kindOf(err) != "configuration" || !strings.Contains(err.Error(), "table odd column x: type interval") {
+	if err := check(s, ev("f")); err == nil || kindOf(err) != "configuration" || !strings.Contains(err.Error(), "table odd column x: type interval") {
 		t.Errorf("Check of an unmappable column: %v", err)
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/exportd/exportd/internal/event"
 	"github.com/exportd/exportd/internal/source"
 	"github.com/exportd/exportd/sdk"
 	"github.com/hashicorp/hcl/v2"
@@ -124,18 +123,6 @@ func (s *Source) readerPool(ctx context.Context) (*pgxpool.Pool, error) {
 		s.readers = p
 	}
 	return s.readers, nil
-}
-
-// Check opens and closes a snapshot for ev: it connects, finds the schema
-// and every table, and maps every column, so that `exportd validate` (or
-// a startup check with a sample event) reports an unmappable column, a
-// missing table or a wrong password before the first real event.
-func (s *Source) Check(ctx context.Context, ev event.ModellingCompleted) error {
-	snap, err := s.Open(ctx, source.Request{Event: ev})
-	if err != nil {
-		return err
-	}
-	return snap.Close()
 }
 
 // Close closes the reader pool, waiting for connections in use to be

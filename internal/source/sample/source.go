@@ -22,6 +22,7 @@ import (
 	"fmt"
 
 	"github.com/exportd/exportd/internal/source"
+	"github.com/exportd/exportd/sdk"
 )
 
 // Source generates sample snapshots. It is safe for concurrent use.
@@ -54,13 +55,14 @@ func (s *Source) Open(ctx context.Context, req source.Request) (source.Snapshot,
 	if s.exprs != nil {
 		c, diags := s.exprs.decode(evalContext(s.env, &req.Event), true)
 		if diags.HasErrors() {
-			return nil, fmt.Errorf("sample source for account %s: %w", req.Event.AccountID, diags)
+			return nil, sdk.Permanent(fmt.Errorf("sample source for account %s: %w", req.Event.AccountID, diags))
 		}
 		cfg = c
 	}
 	snap, err := NewSnapshot(cfg, req.Event.AccountID, req.Tables)
 	if err != nil {
-		return nil, fmt.Errorf("sample source for account %s: %w", req.Event.AccountID, err)
+		// A configuration the generator refuses stays refused.
+		return nil, sdk.Permanent(fmt.Errorf("sample source for account %s: %w", req.Event.AccountID, err))
 	}
 	return snap, nil
 }
