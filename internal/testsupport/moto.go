@@ -1,12 +1,9 @@
 package testsupport
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -14,17 +11,13 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
-	"github.com/aws/smithy-go"
 )
 
 // MotoAccountID is the AWS account moto keeps every resource in.
@@ -32,36 +25,6 @@ const MotoAccountID = "123456789012"
 
 // MotoRegion is the region the moto helpers use.
 const MotoRegion = "us-east-1"
-
-// StaticCredentials is an AWS access key pair.
-type StaticCredentials struct {
-	AccessKeyID     string
-	SecretAccessKey string
-}
-
-// Provider returns a credentials provider for c.
-func (c StaticCredentials) Provider() aws.CredentialsProvider {
-	return credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, "")
-}
-
-// Env returns environment variables under which the default AWS credential
-// chain of a child process finds c and nothing else: no session token, no
-// shared profile, no instance metadata, no endpoint overrides.
-func (c StaticCredentials) Env() []string {
-	return []string{
-		"AWS_ACCESS_KEY_ID=" + c.AccessKeyID,
-		"AWS_SECRET_ACCESS_KEY=" + c.SecretAccessKey,
-		"AWS_SESSION_TOKEN=",
-		"AWS_PROFILE=",
-		"AWS_DEFAULT_PROFILE=",
-		"AWS_CONFIG_FILE=" + os.DevNull,
-		"AWS_SHARED_CREDENTIALS_FILE=" + os.DevNull,
-		"AWS_EC2_METADATA_DISABLED=true",
-		"AWS_ENDPOINT_URL=",
-		"AWS_ENDPOINT_URL_S3=",
-		"AWS_ENDPOINT_URL_STS=",
-	}
-}
 
 // Moto is a running moto_server on 127.0.0.1 with IAM enforcement on: every
 // request must be signed by a seeded identity and is checked against its
@@ -482,163 +445,8 @@ func (m *Moto) Keys(ctx context.Context, bucket string) ([]string, error) {
 	return listKeys(ctx, m.AdminS3(), bucket)
 }
 
-func listKeys(ctx context.Context, client *s3.Client, bucket string) ([]string, error) {
-	var keys []string
-	p := s3.NewListObjectsV2Paginator(client, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("list bucket %s: %w", bucket, err)
-		}
-		for _, o := range page.Contents {
-			keys = append(keys, aws.ToString(o.Key))
-		}
-	}
-	return keys, nil
-}
-
 // Object reads one object back as the admin. A missing object is an error
 // wrapping os.ErrNotExist.
 func (m *Moto) Object(ctx context.Context, bucket, key string) ([]byte, error) {
 	return getObject(ctx, m.AdminS3(), bucket, key)
-}
-
-func getObject(ctx context.Context, client *s3.Client, bucket, key string) ([]byte, error) {
-	out, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
-	if err != nil {
-		var nsk *s3types.NoSuchKey
-		var api smithy.APIError
-		if errors.As(err, &nsk) || (errors.As(err, &api) && api.ErrorCode() == "NotFound") {
-			return nil, fmt.Errorf("s3://%s/%s: %w", bucket, key, os.ErrNotExist)
-		}
-		return nil, fmt.Errorf("get s3://%s/%s: %w", bucket, key, err)
-	}
-	defer out.Body.Close()
-	var buf bytes.Buffer
-	if _, err := io.Copy(&buf, out.Body); err != nil {
-		return nil, fmt.Errorf("read s3://%s/%s: %w", bucket, key, err)
-	}
-	return buf.Bytes(), nil
-}
-
-// serverProcess is a server started by a helper in this package: its own
-// process group on 127.0.0.1, its log in a file, stopped by Stop.
-type serverProcess struct {
-	name string
-	cmd  *exec.Cmd
-	log  string
-	done chan struct{}
-
-	stopOnce sync.Once
-}
-
-// loopbackPort asks the kernel for a free TCP port on 127.0.0.1. Another
-// process may take it before the server binds it; callers retry.
-func loopbackPort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// startServerProcess runs cmd in its own process group with its output in
-// logPath. The process is killed if this test process dies.
-func startServerProcess(name string, cmd *exec.Cmd, logPath string) (*serverProcess, error) {
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	cmd.Stdout = logFile
-	cmd.Stderr = logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	p := &serverProcess{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
-	go func() {
-		_ = cmd.Wait()
-		logFile.Close()
-		close(p.done)
-	}()
-	return p, nil
-}
-
-// exited reports whether the process has ended.
-func (p *serverProcess) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// Stop ends the process group the helper started: SIGTERM, then SIGKILL
-// after a grace period. It is safe to call more than once.
-func (p *serverProcess) Stop() {
-	p.stopOnce.Do(func() {
-		pgid := p.cmd.Process.Pid
-		_ = syscall.Kill(-pgid, syscall.SIGTERM)
-		select {
-		case <-p.done:
-		case <-time.After(5 * time.Second):
-			_ = syscall.Kill(-pgid, syscall.SIGKILL)
-			<-p.done
-		}
-	})
-}
-
-// logTail returns the end of the process's log, for error messages.
-func (p *serverProcess) logTail() string {
-	b, _ := os.ReadFile(p.log)
-	if len(b) > 4000 {
-		b = b[len(b)-4000:]
-	}
-	return string(bytes.TrimSpace(b))
-}
-
-// rssBytes returns the resident memory of the process, or 0 if unknown.
-func (p *serverProcess) rssBytes() int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range bytes.Split(b, []byte("\n")) {
-		if rest, ok := bytes.CutPrefix(line, []byte("VmRSS:")); ok {
-			f := bytes.Fields(rest)
-			if len(f) > 0 {
-				kb, _ := strconv.ParseInt(string(f[0]), 10, 64)
-				return kb << 10
-			}
-		}
-	}
-	return 0
-}
-
-// waitHTTP polls url until it answers at all (any status proves that the
-// server listens), the process exits, or ctx ends.
-func (p *serverProcess) waitHTTP(ctx context.Context, url string) error {
-	client := &http.Client{Timeout: time.Second}
-	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if err != nil {
-			return err
-		}
-		resp, err := client.Do(req)
-		if err == nil {
-			resp.Body.Close()
-			return nil
-		}
-		if p.exited() {
-			return fmt.Errorf("%s exited during startup:\n%s", p.name, p.logTail())
-		}
-		select {
-		case <-ctx.Done():
-			return errors.Join(fmt.Errorf("%s did not answer on %s: %w", p.name, url, ctx.Err()), err)
-		case <-time.After(25 * time.Millisecond):
-		}
-	}
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -200,7 +199,7 @@ func startPostgres(opts PostgresOptions) (pg *Postgres, err error) {
 			return nil, err
 		}
 	}
-	port, err := freePort()
+	port, err := loopbackPort()
 	if err != nil {
 		return nil, err
 	}
@@ -231,15 +230,6 @@ func startPostgres(opts PostgresOptions) (pg *Postgres, err error) {
 		return nil, err
 	}
 	return pg, nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func (pg *Postgres) waitReady(limit time.Duration) error {
