@@ -154,7 +154,12 @@ func removeFile(_ context.Context, f File) error { return os.Remove(f.Path) }
 
 // BenchmarkEvents measures the TableWriter on the events table, one row
 // per iteration, with the default options (gzip at its default level,
-// 128 MiB files) and alternatives.
+// 128 MiB files) and alternatives, each with one lane and with two:
+//
+//	go test -run '^$' -bench 'BenchmarkEvents$' -benchtime 1000000x ./internal/parquetw
+//
+// rows/s is wall time, so lanes=2 against lanes=1 is the gain of encoding
+// one table on two cores; cpu-ns/row is their cost in CPU.
 func BenchmarkEvents(b *testing.B) {
 	for _, bc := range []struct {
 		name string
@@ -166,12 +171,16 @@ func BenchmarkEvents(b *testing.B) {
 		{"zstd", Options{Compression: Zstd}},
 		{"none", Options{Compression: Uncompressed}},
 	} {
-		b.Run(bc.name, func(b *testing.B) { runEvents(b, bc.opts) })
+		for _, lanes := range []int{1, 2} {
+			opts := bc.opts
+			opts.Lanes = lanes
+			b.Run(bc.name+"/lanes="+strconv.Itoa(lanes), func(b *testing.B) { runEvents(b, opts) })
+		}
 	}
 }
 
 // runEvents writes b.N events rows with opts and reports throughput, CPU
-// time and file bytes per row.
+// time, file bytes per row and the peak heap (sampled every 5 ms).
 func runEvents(b *testing.B, opts Options) {
 	var out atomic.Int64
 	deliver := func(ctx context.Context, f File) error {
@@ -183,6 +192,10 @@ func runEvents(b *testing.B, opts Options) {
 		b.Fatal(err)
 	}
 	defer w.Abort()
+	runtime.GC()
+	stop := make(chan struct{})
+	peak := make(chan uint64)
+	go samplePeakHeap(stop, peak)
 	b.SetBytes(eventBytes)
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -197,9 +210,11 @@ func runEvents(b *testing.B, opts Options) {
 		b.Fatal(err)
 	}
 	b.StopTimer()
+	close(stop)
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/row")
 	b.ReportMetric(float64(out.Load())/float64(b.N), "file-B/row")
+	b.ReportMetric(float64(<-peak)/(1<<20), "peak-heap-MiB")
 }
 
 // BenchmarkEventsGenericWriter is the baseline: parquet-go's GenericWriter
@@ -240,47 +255,49 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// BenchmarkEventsMemory writes a fixed number of rows per iteration and
-// reports the peak heap (sampled every 5 ms) and the process's peak RSS.
-// writer-heap-MiB leaves out the heap in use before the writer starts
-// (the pool of generated rows). Run each size in its own process, as peak
-// RSS never goes down:
+// BenchmarkEventsMemory writes a fixed number of rows per iteration, with
+// one lane and with two, and reports the peak heap (sampled every 5 ms) and
+// the process's peak RSS. writer-heap-MiB leaves out the heap in use before
+// the writer starts (the pool of generated rows). Run each case in its own
+// process, as peak RSS never goes down:
 //
-//	go test -run '^$' -bench 'EventsMemory/rows=1000000$' -benchtime 1x ./internal/parquetw
-//	go test -run '^$' -bench 'EventsMemory/rows=10000000$' -benchtime 1x ./internal/parquetw
+//	go test -run '^$' -bench 'EventsMemory/rows=1000000/lanes=1$' -benchtime 1x ./internal/parquetw
+//	go test -run '^$' -bench 'EventsMemory/rows=10000000/lanes=2$' -benchtime 1x ./internal/parquetw
 //
 // Both sizes fill row groups to their bound (1M events rows make ~60 MB of
 // parquet), so the second shows what ten times more rows cost.
 func BenchmarkEventsMemory(b *testing.B) {
 	for _, rows := range []int{1_000_000, 10_000_000} {
-		b.Run("rows="+strconv.Itoa(rows), func(b *testing.B) {
-			runtime.GC()
-			base := heapObjects() // mostly the pool of generated rows
-			stop := make(chan struct{})
-			peak := make(chan uint64)
-			go samplePeakHeap(stop, peak)
-			for i := 0; i < b.N; i++ {
-				w, err := NewTableWriter(context.Background(), b.TempDir(), eventsTable, Options{}, removeFile)
-				if err != nil {
-					b.Fatal(err)
-				}
-				var buf []byte
-				for r := 0; r < rows; r++ {
-					if buf, err = writeEvent(w, &eventRows[r&(len(eventRows)-1)], buf); err != nil {
+		for _, lanes := range []int{1, 2} {
+			b.Run("rows="+strconv.Itoa(rows)+"/lanes="+strconv.Itoa(lanes), func(b *testing.B) {
+				runtime.GC()
+				base := heapObjects() // mostly the pool of generated rows
+				stop := make(chan struct{})
+				peak := make(chan uint64)
+				go samplePeakHeap(stop, peak)
+				for i := 0; i < b.N; i++ {
+					w, err := NewTableWriter(context.Background(), b.TempDir(), eventsTable, Options{Lanes: lanes}, removeFile)
+					if err != nil {
+						b.Fatal(err)
+					}
+					var buf []byte
+					for r := 0; r < rows; r++ {
+						if buf, err = writeEvent(w, &eventRows[r&(len(eventRows)-1)], buf); err != nil {
+							b.Fatal(err)
+						}
+					}
+					if _, err := w.Close(context.Background()); err != nil {
 						b.Fatal(err)
 					}
 				}
-				if _, err := w.Close(context.Background()); err != nil {
-					b.Fatal(err)
-				}
-			}
-			close(stop)
-			max := <-peak
-			b.ReportMetric(float64(max)/(1<<20), "peak-heap-MiB")
-			b.ReportMetric(float64(max-base)/(1<<20), "writer-heap-MiB")
-			b.ReportMetric(float64(peakRSS())/(1<<20), "peak-RSS-MiB")
-			b.ReportMetric(float64(rows*b.N)/b.Elapsed().Seconds(), "rows/s")
-		})
+				close(stop)
+				max := <-peak
+				b.ReportMetric(float64(max)/(1<<20), "peak-heap-MiB")
+				b.ReportMetric(float64(max-base)/(1<<20), "writer-heap-MiB")
+				b.ReportMetric(float64(peakRSS())/(1<<20), "peak-RSS-MiB")
+				b.ReportMetric(float64(rows*b.N)/b.Elapsed().Seconds(), "rows/s")
+			})
+		}
 	}
 }
 

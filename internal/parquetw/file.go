@@ -13,7 +13,8 @@ import (
 type File struct {
 	Table string
 	// Index numbers the files of one table from 0, without gaps, in the
-	// order they are delivered.
+	// order they are delivered. It is given when the file is finished, so
+	// with several lanes it says nothing of which rows the file holds.
 	Index int
 	// Path is the absolute path of the file in the writer's directory.
 	Path string
@@ -40,7 +41,7 @@ const partialSuffix = ".partial"
 // every byte goes to both the file and the digest, through one buffer.
 type output struct {
 	f       *os.File
-	path    string // final path; the file is at path+partialSuffix until done
+	path    string // where the file is: its partial name until committed
 	hash    hash.Hash
 	buf     *bufio.Writer
 	written int64 // bytes accepted, equal to the file's size once flushed
@@ -57,9 +58,13 @@ func (t teeFile) Write(p []byte) (int, error) {
 	return n, err
 }
 
-func createOutput(dir, table string, index int, reuse *bufio.Writer) (*output, error) {
-	path := filepath.Join(dir, fileName(table, index))
-	f, err := os.OpenFile(path+partialSuffix, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
+// createOutput creates the partial file of a table's file number seq.
+// Partial files are numbered in the order they are opened, finished ones
+// in the order they are delivered (see [output.commit]); with one lane the
+// two orders are the same.
+func createOutput(dir, table string, seq int64, reuse *bufio.Writer) (*output, error) {
+	path := filepath.Join(dir, fileName(table, int(seq))) + partialSuffix
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
 	if err != nil {
 		return nil, fmt.Errorf("create parquet file: %w", err)
 	}
@@ -79,8 +84,8 @@ func (o *output) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// finish flushes, syncs and closes the file, then gives it its final name.
-func (o *output) finish() error {
+// close flushes, syncs and closes the file.
+func (o *output) close() error {
 	if err := o.buf.Flush(); err != nil {
 		return fmt.Errorf("write %s: %w", o.path, err)
 	}
@@ -91,10 +96,16 @@ func (o *output) finish() error {
 		return fmt.Errorf("close %s: %w", o.path, err)
 	}
 	o.f = nil
-	if err := os.Rename(o.path+partialSuffix, o.path); err != nil {
+	return nil
+}
+
+// commit gives the closed file its final path, durably.
+func (o *output) commit(path string) error {
+	if err := os.Rename(o.path, path); err != nil {
 		return fmt.Errorf("rename %s: %w", o.path, err)
 	}
-	return syncDir(filepath.Dir(o.path))
+	o.path = path
+	return syncDir(filepath.Dir(path))
 }
 
 // discard closes and removes the file, finished or not.
@@ -103,7 +114,6 @@ func (o *output) discard() {
 		o.f.Close()
 		o.f = nil
 	}
-	os.Remove(o.path + partialSuffix)
 	os.Remove(o.path)
 }
 

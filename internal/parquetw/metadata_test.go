@@ -88,7 +88,7 @@ func TestDecimalStatisticsAreSigned(t *testing.T) {
 		rows = append(rows, []any{v, v * 10, d38})
 	}
 	// Small pages: the page index then has many entries to check.
-	files, _ := writeTable(t, tbl, Options{PageBufferSize: minPageBufferSize}, rows)
+	files, _ := writeTable(t, tbl, Options{PageBufferSize: minPageBufferSize, Lanes: 1}, rows)
 	r := openMeta(t, files[0].Path)
 	md := r.MetaData()
 	wantMin := []int64{-25, -250, -25000}

@@ -3,6 +3,7 @@ package parquetw
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 
 	"github.com/parquet-go/parquet-go"
@@ -31,7 +32,14 @@ const (
 	DefaultRowGroupRows   = 1 << 20
 	DefaultRowGroupBytes  = 32 << 20
 	DefaultPageBufferSize = 512 << 10
+	// DefaultMaxLanes caps the lanes chosen when Options.Lanes is 0.
+	DefaultMaxLanes = 2
 )
+
+// maxLanes bounds Options.Lanes: past a few lanes the one goroutine that
+// builds the rows is the bottleneck, and each lane costs a row group of
+// memory.
+const maxLanes = 32
 
 // dictionaryMaxBytes bounds a column's dictionary in a row group. A
 // LowCardinality column whose dictionary outgrows it falls back to PLAIN
@@ -90,6 +98,17 @@ type Options struct {
 	// at the cost of memory. 0 means 512 KiB.
 	PageBufferSize int
 
+	// Lanes is how many goroutines encode and compress one table, each
+	// into files of its own, while the caller's goroutine builds the rows.
+	// 1 encodes on the caller's goroutine, rows in order across files.
+	// With more, batches of rows interleave across files (see
+	// [TableWriter]) and memory grows with the lanes: each holds a row
+	// group and a batch. 0 means min(GOMAXPROCS, DefaultMaxLanes): one
+	// table can use two cores, the gain measured on an events table, while
+	// an export that encodes several big tables at once does not multiply
+	// its memory further for little gain.
+	Lanes int
+
 	// batchRows overrides defaultBatchRows; tests use it to get several
 	// row groups or files out of few rows.
 	batchRows int
@@ -114,6 +133,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.batchRows == 0 {
 		o.batchRows = defaultBatchRows
+	}
+	if o.Lanes == 0 {
+		o.Lanes = min(runtime.GOMAXPROCS(0), DefaultMaxLanes)
 	}
 	return o
 }
@@ -149,6 +171,9 @@ func (o Options) Validate() error {
 	}
 	if o.PageBufferSize != 0 && (o.PageBufferSize < minPageBufferSize || o.PageBufferSize > maxPageBufferSize) {
 		errs = append(errs, fmt.Errorf("page buffer size %d outside %d..%d bytes", o.PageBufferSize, minPageBufferSize, maxPageBufferSize))
+	}
+	if o.Lanes < 0 || o.Lanes > maxLanes {
+		errs = append(errs, fmt.Errorf("lanes %d outside 1..%d (0 means automatic)", o.Lanes, maxLanes))
 	}
 	if o.batchRows < 0 {
 		errs = append(errs, fmt.Errorf("batch rows %d is negative", o.batchRows))

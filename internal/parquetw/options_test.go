@@ -74,6 +74,10 @@ func TestOptionsValidate(t *testing.T) {
 		{name: "negative rows", opts: Options{RowGroupRows: -1}, err: "row group rows -1 is negative"},
 		{name: "negative bytes", opts: Options{RowGroupBytes: -1}, err: "row group bytes -1 is negative"},
 		{name: "tiny page", opts: Options{PageBufferSize: 100}, err: "page buffer size 100 outside"},
+		{name: "one lane", opts: Options{Lanes: 1}},
+		{name: "most lanes", opts: Options{Lanes: maxLanes}},
+		{name: "negative lanes", opts: Options{Lanes: -1}, err: "lanes -1 outside 1..32 (0 means automatic)"},
+		{name: "too many lanes", opts: Options{Lanes: maxLanes + 1}, err: "lanes 33 outside 1..32"},
 		{name: "several problems", opts: Options{Compression: "lz4", RowGroupRows: -1}, err: "unknown compression \"lz4\" (want gzip, snappy, zstd or none)\nrow group rows -1 is negative"},
 	}
 	for _, tt := range tests {

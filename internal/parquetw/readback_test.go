@@ -12,6 +12,7 @@ import (
 	"math"
 	"math/big"
 	"os"
+	"slices"
 	"sync"
 	"testing"
 
@@ -282,6 +283,14 @@ func (c *collector) deliver(_ context.Context, f File) error {
 	defer c.mu.Unlock()
 	c.files = append(c.files, f)
 	return nil
+}
+
+// delivered returns the files recorded so far; with several lanes, deliver
+// runs on their goroutines.
+func (c *collector) delivered() []File {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.files)
 }
 
 // checkFileOnDisk verifies a delivered file's size and digest.

@@ -163,6 +163,8 @@ func randomRows(n int, seed uint64) [][]any {
 	return rows
 }
 
+// TestRoundTripEveryKind writes every kind with one lane, so into one file
+// in order, and reads it back; TestLanesRoundTrip is its multi-lane variant.
 func TestRoundTripEveryKind(t *testing.T) {
 	rows := append(edgeRows(), randomRows(3000, 7)...)
 	tests := []struct {
@@ -170,14 +172,14 @@ func TestRoundTripEveryKind(t *testing.T) {
 		opts  Options
 		codec string
 	}{
-		{"gzip default", Options{}, "GZIP"},
-		{"gzip level 1", Options{Compression: Gzip, CompressionLevel: 1}, "GZIP"},
-		{"snappy", Options{Compression: Snappy}, "SNAPPY"},
-		{"zstd", Options{Compression: Zstd, CompressionLevel: 3}, "ZSTD"},
-		{"none", Options{Compression: Uncompressed}, "UNCOMPRESSED"},
+		{"gzip default", Options{Lanes: 1}, "GZIP"},
+		{"gzip level 1", Options{Compression: Gzip, CompressionLevel: 1, Lanes: 1}, "GZIP"},
+		{"snappy", Options{Compression: Snappy, Lanes: 1}, "SNAPPY"},
+		{"zstd", Options{Compression: Zstd, CompressionLevel: 3, Lanes: 1}, "ZSTD"},
+		{"none", Options{Compression: Uncompressed, Lanes: 1}, "UNCOMPRESSED"},
 		// Several row groups and pages per file, with batches smaller than
 		// and not dividing the row group.
-		{"small groups", Options{RowGroupRows: 700, PageBufferSize: minPageBufferSize, batchRows: 97}, "GZIP"},
+		{"small groups", Options{RowGroupRows: 700, PageBufferSize: minPageBufferSize, batchRows: 97, Lanes: 1}, "GZIP"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -24,13 +24,13 @@ type slot struct {
 	desc      string   // for errors: "column of kind decimal(12,2)"
 }
 
-// column is one table column and the values of the batch being gathered.
+// column is one table column: what its values must be and how they are
+// leveled. The values themselves are gathered in a [batch].
 type column struct {
 	name     string
 	top      slot
 	elem     slot // list columns only
 	emptyDef int  // definition level of an empty list
-	values   []parquet.Value
 }
 
 // rowBuilder turns the typed RowWriter calls into parquet values with their
@@ -39,7 +39,7 @@ type column struct {
 type rowBuilder struct {
 	table string
 	cols  []column
-	arena arena
+	cur   batch // the batch being gathered
 
 	col      int  // column the next value belongs to
 	inList   bool // between BeginList and EndList
@@ -47,13 +47,13 @@ type rowBuilder struct {
 	listWant int  // length announced by BeginList
 	listHave int  // elements written so far
 
-	rows      int64 // rows completed, also the index of the current row
-	batchRows int   // rows completed in the current batch
-	err       error // first misuse, or the writer's terminal error
+	rows     int64 // rows completed, also the index of the current row
+	batchCap int   // the most rows a batch holds
+	err      error // first misuse, or the writer's terminal error
 }
 
 func newRowBuilder(t *schema.Table, batchRows int) rowBuilder {
-	b := rowBuilder{table: t.Name, cols: make([]column, len(t.Columns))}
+	b := rowBuilder{table: t.Name, cols: make([]column, len(t.Columns)), batchCap: batchRows}
 	for i := range t.Columns {
 		c := &t.Columns[i]
 		col := &b.cols[i]
@@ -71,12 +71,24 @@ func newRowBuilder(t *schema.Table, batchRows int) rowBuilder {
 				col.elem.def++
 			}
 			col.top.desc = fmt.Sprintf("column of kind list<%s>", kindDesc(c.Elem))
-			col.values = make([]parquet.Value, 0, 4*batchRows)
-		} else {
-			col.values = make([]parquet.Value, 0, batchRows)
 		}
 	}
+	b.cur.values = b.newValues()
 	return b
+}
+
+// newValues returns empty value slices for a batch, one per column, sized
+// for a full batch: lists are assumed to hold a few elements on average.
+func (b *rowBuilder) newValues() [][]parquet.Value {
+	values := make([][]parquet.Value, len(b.cols))
+	for i := range b.cols {
+		n := b.batchCap
+		if b.cols[i].top.kind == schema.List {
+			n *= 4
+		}
+		values[i] = make([]parquet.Value, 0, n)
+	}
+	return values
 }
 
 func newSlot(c *schema.Column, what string) slot {
@@ -145,7 +157,7 @@ func (b *rowBuilder) mismatch(call string, s *slot) {
 // The single-field setters inline where Value.Level does not; a fresh
 // value's repetition level is already 0.
 func (b *rowBuilder) put(v parquet.Value, def int) {
-	c := &b.cols[b.col]
+	values := &b.cur.values[b.col]
 	v.SetDefinitionLevel(def)
 	v.SetColumnIndex(b.col)
 	if b.inList {
@@ -155,7 +167,7 @@ func (b *rowBuilder) put(v parquet.Value, def int) {
 	} else {
 		b.col++
 	}
-	c.values = append(c.values, v)
+	*values = append(*values, v)
 }
 
 // Null writes a NULL into a nullable column or list element, or a null
@@ -232,7 +244,7 @@ func (b *rowBuilder) Int64(v int64) {
 		case physInt64:
 			b.put(parquet.Int64Value(v), s.def)
 		default:
-			buf := b.arena.alloc(decimalWidth)
+			buf := b.cur.arena.alloc(decimalWidth)
 			putFixedInt64(buf, v)
 			b.put(parquet.FixedLenByteArrayValue(buf), s.def)
 		}
@@ -265,7 +277,7 @@ func (b *rowBuilder) BigInt(v *big.Int) {
 	case physInt64:
 		b.put(parquet.Int64Value(v.Int64()), s.def)
 	default:
-		buf := b.arena.alloc(decimalWidth)
+		buf := b.cur.arena.alloc(decimalWidth)
 		putFixedBig(buf, v)
 		b.put(parquet.FixedLenByteArrayValue(buf), s.def)
 	}
@@ -307,7 +319,7 @@ func (b *rowBuilder) Bytes(v []byte) {
 		b.mismatch("Bytes", s)
 		return
 	}
-	b.put(parquet.ByteArrayValue(b.arena.copyBytes(v)), s.def)
+	b.put(parquet.ByteArrayValue(b.cur.arena.copyBytes(v)), s.def)
 }
 
 // String writes a String, JSON or Bytes column.
@@ -320,7 +332,7 @@ func (b *rowBuilder) String(v string) {
 		b.mismatch("String", s)
 		return
 	}
-	b.put(parquet.ByteArrayValue(b.arena.copyString(v)), s.def)
+	b.put(parquet.ByteArrayValue(b.cur.arena.copyString(v)), s.def)
 }
 
 func isByteArray(k schema.Kind) bool {
@@ -341,7 +353,7 @@ func (b *rowBuilder) Fixed(v []byte) {
 		b.fail("Fixed of %d bytes for a uuid (want 16)", len(v))
 		return
 	}
-	b.put(parquet.FixedLenByteArrayValue(b.arena.copyBytes(v)), s.def)
+	b.put(parquet.FixedLenByteArrayValue(b.cur.arena.copyBytes(v)), s.def)
 }
 
 // BeginList starts a list of n elements in a List column.
@@ -382,9 +394,9 @@ func (b *rowBuilder) EndList() {
 		return
 	}
 	b.inList = false
-	c := &b.cols[b.col]
 	if b.listHave == 0 {
-		c.values = append(c.values, parquet.NullValue().Level(0, c.emptyDef, b.col))
+		values := &b.cur.values[b.col]
+		*values = append(*values, parquet.NullValue().Level(0, b.cols[b.col].emptyDef, b.col))
 	}
 	b.col++
 }
@@ -406,17 +418,6 @@ func (b *rowBuilder) endRow() error {
 	}
 	b.col = 0
 	b.rows++
-	b.batchRows++
+	b.cur.rows++
 	return nil
-}
-
-// resetBatch forgets the values handed to the column writers.
-func (b *rowBuilder) resetBatch() {
-	for i := range b.cols {
-		v := b.cols[i].values
-		clear(v) // drop pointers into the arena and large values
-		b.cols[i].values = v[:0]
-	}
-	b.arena.reset()
-	b.batchRows = 0
 }

@@ -1,28 +1,28 @@
 package parquetw
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/exportd/exportd/internal/schema"
 	"github.com/exportd/exportd/internal/source"
-	"github.com/parquet-go/parquet-go"
 )
 
 var _ source.RowWriter = (*TableWriter)(nil)
 
-// DeliverFunc receives each finished file, in index order, and returns when
-// the file is taken care of. It runs on the goroutine writing rows, so a
-// slow DeliverFunc slows the encoding down: that is the pipeline's
+// DeliverFunc receives each finished file, in index order, one call at a
+// time, and returns when the file is taken care of. With one lane it runs
+// on the goroutine writing rows, with several on a lane's goroutine; either
+// way a slow DeliverFunc slows the encoding down: that is the pipeline's
 // backpressure. From the call on, the file belongs to the receiver, whatever
 // DeliverFunc returns: the writer never touches it again, so a receiver that
-// fails before taking the file removes it itself (or its directory).
+// fails before taking the file removes it itself (or its directory). With
+// several lanes, ctx is done once the writer fails (in another lane, say),
+// so a delivery that waits stops waiting.
 type DeliverFunc func(ctx context.Context, f File) error
 
 // Summary describes what a TableWriter produced.
@@ -37,36 +37,40 @@ type Summary struct {
 // It receives rows through the source.RowWriter calls, gathers them in
 // batches, writes bounded row groups, and finishes a file when it reaches
 // the target size: the file is synced, closed, renamed from its ".partial"
-// name and handed to the DeliverFunc before the next row is accepted.
+// name and handed to the DeliverFunc.
+//
+// With one lane ([Options.Lanes]) batches are encoded on the caller's
+// goroutine, and a finished file is delivered before the next row is
+// accepted. With several, the caller's goroutine only builds batches, and
+// each full batch goes to whichever lane is free; every lane encodes and
+// compresses into files of its own. Then a file holds whole batches, in the
+// order they were written, but the batches of different files interleave:
+// rows keep their order within a batch, not across files. Every row still
+// lands in exactly one file, and files are still delivered one at a time
+// with contiguous indexes, numbered when they are finished.
 //
 // A TableWriter is used by one goroutine. Its first error (a misuse, a
-// failed write or delivery, a cancelled context) is final: every later call
-// is ignored, and EndRow and Close return that error.
+// failed write or delivery in any lane, a cancelled context) is final:
+// every later call is ignored, and EndRow and Close return that error.
 type TableWriter struct {
 	rowBuilder
 
-	ctx     context.Context
-	dir     string
-	opts    Options
-	deliver DeliverFunc
+	ctx    context.Context
+	schema schema.Table
+	opts   Options
+	sink   *sink
 
-	pw      *parquet.Writer
-	columns []*parquet.ColumnWriter
-	buf     *bufio.Writer // reused by every file
-
-	out        *output // file being written, nil between files
-	index      int     // index of out, or of the next file
-	fileRows   int64
-	groupRows  int64
+	lanes      []*lane   // the first exists from the start, the others with par
+	par        *pipeline // nil until a batch is handed to a lane's goroutine
 	batchLimit int
-
-	summary Summary
-	closed  bool
+	closed     bool
 }
 
 // NewTableWriter returns a writer of table t's files into dir, created if
 // needed. ctx governs the whole encode: rows are refused once it is done,
-// and it is passed to deliver for every file finished by EndRow.
+// and it is passed to deliver for every file finished by EndRow (with
+// several lanes, a context derived from it, cancelled when the writer fails
+// or closes).
 func NewTableWriter(ctx context.Context, dir string, t schema.Table, opts Options, deliver DeliverFunc) (*TableWriter, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, fmt.Errorf("parquet options: %w", err)
@@ -80,8 +84,7 @@ func NewTableWriter(ctx context.Context, dir string, t schema.Table, opts Option
 	if !safeFileName(t.Name) {
 		return nil, fmt.Errorf("table name %q cannot name a file", t.Name)
 	}
-	sch, err := Schema(t)
-	if err != nil {
+	if _, err := Schema(t); err != nil {
 		return nil, err
 	}
 	abs, err := filepath.Abs(dir)
@@ -91,36 +94,18 @@ func NewTableWriter(ctx context.Context, dir string, t schema.Table, opts Option
 	if err := os.MkdirAll(abs, 0o750); err != nil {
 		return nil, fmt.Errorf("parquet directory: %w", err)
 	}
-	opts = opts.withDefaults()
-	cfg, err := parquet.NewWriterConfig(
-		sch,
-		parquet.Compression(opts.codec()),
-		parquet.PageBufferSize(opts.PageBufferSize),
-		// The output counts and buffers itself; with no buffer inside the
-		// parquet writer, the bytes it counts are the bytes of the file.
-		parquet.WriteBufferSize(0),
-		// Version 1 data pages are what every reader, old or new, decodes.
-		parquet.DataPageVersion(1),
-		// Page bounds go to the page index (column index) regardless;
-		// repeating them in each page header costs a second pass over
-		// every page, 15% of the CPU of an uncompressed encode.
-		parquet.DataPageStatistics(false),
-		parquet.DictionaryMaxBytes(dictionaryMaxBytes),
-	)
-	if err != nil {
-		return nil, fmt.Errorf("parquet writer configuration: %w", err)
-	}
 	w := &TableWriter{
-		rowBuilder: newRowBuilder(&t, opts.batchRows),
+		rowBuilder: newRowBuilder(&t, opts.withDefaults().batchRows),
 		ctx:        ctx,
-		dir:        abs,
-		opts:       opts,
-		deliver:    deliver,
-		pw:         parquet.NewWriter(io.Discard, cfg),
-		buf:        bufio.NewWriterSize(nil, outputBufferSize),
-		summary:    Summary{Table: t.Name},
+		schema:     t,
+		opts:       opts.withDefaults(),
+		sink:       &sink{dir: abs, table: t.Name, fn: deliver, summary: Summary{Table: t.Name}},
 	}
-	w.columns = w.pw.ColumnWriters()
+	first, err := newLane(&w.schema, &w.opts, w.sink)
+	if err != nil {
+		return nil, err
+	}
+	w.lanes = []*lane{first}
 	w.setBatchLimit()
 	return w, nil
 }
@@ -129,121 +114,70 @@ func safeFileName(name string) bool {
 	return name != "" && name != "." && name != ".." && !strings.ContainsAny(name, "/\\\x00")
 }
 
-// EndRow completes the current row. When a batch is complete it is written
-// out, which may finish a file and deliver it.
+// EndRow completes the current row. When a batch is complete it is encoded,
+// which may finish a file and deliver it, or, with several lanes, handed to
+// a lane, which may wait for one to be free.
 func (w *TableWriter) EndRow() error {
 	if err := w.endRow(); err != nil {
 		return err
 	}
-	if w.batchRows < w.batchLimit && w.arena.size < batchArenaBytes {
+	if w.cur.rows < w.batchLimit && w.cur.arena.size < batchArenaBytes {
 		return nil
 	}
-	if err := w.flushBatch(w.ctx); err != nil {
+	var err error
+	switch {
+	case w.opts.Lanes == 1:
+		err = w.encodeHere(w.ctx)
+	case w.par == nil:
+		if err = w.startPipeline(); err == nil {
+			err = w.par.handOver(w.par.ctx, w)
+		}
+	default:
+		err = w.par.handOver(w.par.ctx, w)
+	}
+	if err != nil {
 		w.err = err
 		return err
 	}
 	return nil
 }
 
-// flushBatch hands the batch to the column writers, then flushes the row
-// group or finishes the file when they reach their bounds.
-func (w *TableWriter) flushBatch(ctx context.Context) error {
+// encodeHere encodes the batch with the first lane, on this goroutine.
+func (w *TableWriter) encodeHere(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("encode table %s: %w", w.table, err)
+		return encodeCancelled(w.table, err)
 	}
-	if w.out == nil {
-		if err := w.openFile(); err != nil {
-			return err
-		}
+	l := w.lanes[0]
+	err := l.write(&w.cur)
+	w.cur.reset()
+	if err != nil {
+		return err
 	}
-	for i := range w.cols {
-		if values := w.cols[i].values; len(values) > 0 {
-			if _, err := w.columns[i].WriteRowValues(values); err != nil {
-				return fmt.Errorf("encode table %s column %s: %w", w.table, w.cols[i].name, err)
-			}
-		}
-	}
-	n := int64(w.batchRows)
-	w.fileRows += n
-	w.groupRows += n
-	w.resetBatch()
-
-	// Size counts the bytes written plus the row group's compressed pages
-	// and its pages being filled, uncompressed: an upper bound of what the
-	// file would be if the row group were flushed now.
-	buffered := w.pw.Size() - w.out.written
-	switch {
-	case w.out.written+buffered >= w.opts.TargetFileSize:
-		if err := w.finishFile(ctx); err != nil {
-			return err
-		}
-	case w.groupRows >= w.opts.RowGroupRows || buffered >= w.opts.RowGroupBytes:
-		if err := w.pw.Flush(); err != nil {
-			return fmt.Errorf("write %s: %w", w.out.path, err)
-		}
-		w.groupRows = 0
+	if err := l.settle(ctx); err != nil {
+		return err
 	}
 	w.setBatchLimit()
 	return nil
 }
 
-// setBatchLimit ends batches where the row group must end, so a row group
-// never holds more than RowGroupRows.
+// setBatchLimit ends batches where the first lane's row group must end, so
+// a row group never holds more than RowGroupRows. With several lanes it
+// stays at its first value, and lanes end row groups early instead.
 func (w *TableWriter) setBatchLimit() {
 	w.batchLimit = w.opts.batchRows
-	if left := w.opts.RowGroupRows - w.groupRows; left < int64(w.batchLimit) {
+	if left := w.opts.RowGroupRows - w.lanes[0].groupRows; left < int64(w.batchLimit) {
 		w.batchLimit = int(left)
 	}
 }
 
-func (w *TableWriter) openFile() error {
-	out, err := createOutput(w.dir, w.table, w.index, w.buf)
-	if err != nil {
-		return err
-	}
-	w.out = out
-	w.pw.Reset(out)
-	return nil
-}
-
-// finishFile writes the footer, makes the file durable and delivers it.
-func (w *TableWriter) finishFile(ctx context.Context) error {
-	out := w.out
-	if err := w.pw.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", out.path, err)
-	}
-	if err := out.finish(); err != nil {
-		return err
-	}
-	f := File{
-		Table:  w.table,
-		Index:  w.index,
-		Path:   out.path,
-		Size:   out.written,
-		Rows:   w.fileRows,
-		SHA256: out.hash.Sum(nil),
-	}
-	w.out = nil
-	w.index++
-	w.fileRows = 0
-	w.groupRows = 0
-	if err := w.deliver(ctx, f); err != nil {
-		return fmt.Errorf("deliver table %s file %d: %w", w.table, f.Index, err)
-	}
-	w.summary.Files++
-	w.summary.Rows += f.Rows
-	w.summary.Bytes += f.Size
-	return nil
-}
-
-// Close writes the remaining rows, finishes and delivers the last file, and
-// reports what was written. A table without rows still gets one file, with
-// the schema and no row groups. If the writer failed earlier, or fails now,
-// Close removes the file it was writing (as Abort does) and returns the
-// error. Calls after Close return ErrClosed.
+// Close writes the remaining rows, finishes and delivers the last files,
+// and reports what was written. A table without rows still gets one file,
+// with the schema and no row groups. If the writer failed earlier, or fails
+// now, Close removes the files being written (as Abort does) and returns
+// the error. Calls after Close return ErrClosed.
 func (w *TableWriter) Close(ctx context.Context) (Summary, error) {
 	if w.closed {
-		return w.summary, ErrClosed
+		return w.sink.summary, ErrClosed
 	}
 	err := w.close(ctx)
 	if err != nil {
@@ -252,8 +186,8 @@ func (w *TableWriter) Close(ctx context.Context) (Summary, error) {
 	}
 	w.closed = true
 	w.err = ErrClosed
-	w.pw = nil
-	return w.summary, nil
+	w.release()
+	return w.sink.summary, nil
 }
 
 func (w *TableWriter) close(ctx context.Context) error {
@@ -264,37 +198,59 @@ func (w *TableWriter) close(ctx context.Context) error {
 		w.fail("Close in the middle of a row")
 		return w.err
 	}
-	if w.batchRows > 0 {
-		if err := w.flushBatch(ctx); err != nil {
+	if w.par != nil {
+		if err := w.par.close(ctx, w); err != nil {
+			return err
+		}
+	} else if w.cur.rows > 0 {
+		// One lane, or fewer rows than a batch: no goroutine is needed.
+		if err := w.encodeHere(ctx); err != nil {
 			return err
 		}
 	}
-	if w.out == nil && w.index == 0 {
-		if err := w.openFile(); err != nil {
+	// Every lane is idle now; the first finishes its file, or writes the
+	// schema-only file of an empty table.
+	l := w.lanes[0]
+	if l.out == nil && w.sink.next == 0 {
+		if err := l.open(); err != nil {
 			return err
 		}
 	}
-	if w.out != nil {
+	if l.out != nil {
 		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("encode table %s: %w", w.table, err)
+			return encodeCancelled(w.table, err)
 		}
-		return w.finishFile(ctx)
+		return l.finish(ctx)
 	}
 	return nil
 }
 
-// Abort stops the writer and removes the file being written, if any. Files
-// handed to the DeliverFunc are left alone. Abort may be called at any time, more than once, and after Close, when it
+// Abort stops the writer and removes the files being written, if any.
+// Files handed to the DeliverFunc are left alone. With several lanes it
+// waits for their goroutines to end, which a delivery in progress delays.
+// Abort may be called at any time, more than once, and after Close, when it
 // does nothing; deferring it right after NewTableWriter is the usual way to
 // clean up after a failure.
 func (w *TableWriter) Abort() {
-	if w.out != nil {
-		w.out.discard()
-		w.out = nil
+	if w.par != nil {
+		w.par.stop()
+	}
+	for _, l := range w.lanes {
+		l.discard()
 	}
 	if w.err == nil {
 		w.err = ErrClosed
 	}
 	w.closed = true
-	w.pw = nil
+	w.release()
+}
+
+// release lets the lanes' writers and buffers go, and ends the goroutines
+// and contexts of the pipeline.
+func (w *TableWriter) release() {
+	if w.par != nil {
+		w.par.stop()
+		w.par = nil
+	}
+	w.lanes = nil
 }

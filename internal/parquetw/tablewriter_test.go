@@ -14,14 +14,16 @@ import (
 	"github.com/exportd/exportd/internal/schema"
 )
 
-// TestRotation writes well over the target size and checks the files:
-// contiguous indexes delivered in order, each readable on its own, near the
-// target, with rows summing to the total and Size and SHA256 matching disk.
+// TestRotation writes well over the target size with one lane and checks
+// the files: contiguous indexes delivered in order, each readable on its
+// own, near the target, holding the rows in the order written, with rows
+// summing to the total and Size and SHA256 matching disk. TestLanesRotation
+// is its multi-lane variant.
 func TestRotation(t *testing.T) {
 	const target = 64 << 10
 	rows := randomRows(6000, 11)
 	want := cloneRows(rows)
-	opts := Options{TargetFileSize: target, PageBufferSize: minPageBufferSize, batchRows: 100}
+	opts := Options{TargetFileSize: target, PageBufferSize: minPageBufferSize, batchRows: 100, Lanes: 1}
 	files, sum := writeTable(t, allKinds, opts, rows)
 	if len(files) < 4 {
 		t.Fatalf("%d files for %d rows at a %d-byte target, want several", len(files), len(want), target)
@@ -86,11 +88,15 @@ func TestEmptyTable(t *testing.T) {
 // is not followed by an empty file.
 func TestRotationAtTheLastRow(t *testing.T) {
 	tbl := schema.Table{Name: "t", Columns: []schema.Column{{Name: "v", Kind: schema.Int64}}}
-	rows := [][]any{{int64(1)}, {int64(2)}}
-	// Any batch exceeds a 1-byte target, so every batch ends a file.
-	files, sum := writeTable(t, tbl, Options{TargetFileSize: 1, batchRows: 1}, rows)
-	if len(files) != 2 || sum.Rows != 2 {
-		t.Fatalf("%d files, summary %+v; want 2 files of one row", len(files), sum)
+	for _, lanes := range []int{1, 2, 3} {
+		t.Run("lanes="+strconv.Itoa(lanes), func(t *testing.T) {
+			rows := [][]any{{int64(1)}, {int64(2)}}
+			// Any batch exceeds a 1-byte target, so every batch ends a file.
+			files, sum := writeTable(t, tbl, Options{TargetFileSize: 1, batchRows: 1, Lanes: lanes}, rows)
+			if len(files) != 2 || sum.Rows != 2 {
+				t.Fatalf("%d files, summary %+v; want 2 files of one row", len(files), sum)
+			}
+		})
 	}
 }
 
@@ -109,8 +115,8 @@ func dirEntries(t *testing.T, dir string) []string {
 
 var int64Table = schema.Table{Name: "nums", Columns: []schema.Column{{Name: "v", Kind: schema.Int64}}}
 
-// TestDeliverError checks that a failed delivery stops the writer and
-// surfaces from EndRow and Close. Every file handed to deliver, failed or
+// TestDeliverError checks, with one lane, that a failed delivery stops the
+// writer and surfaces from EndRow and Close at once. Every file handed to deliver, failed or
 // not, belongs to the receiver and stays; the file being written goes.
 func TestDeliverError(t *testing.T) {
 	dir := t.TempDir()
@@ -123,7 +129,7 @@ func TestDeliverError(t *testing.T) {
 		delivered = append(delivered, f)
 		return nil
 	}
-	w, err := NewTableWriter(context.Background(), dir, int64Table, Options{TargetFileSize: 1, batchRows: 10}, deliver)
+	w, err := NewTableWriter(context.Background(), dir, int64Table, Options{TargetFileSize: 1, batchRows: 10, Lanes: 1}, deliver)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,12 +160,12 @@ func TestDeliverError(t *testing.T) {
 	}
 }
 
-// TestAbort checks that Abort removes the file being written and leaves
-// delivered files, and that the writer refuses rows afterwards.
+// TestAbort checks, with one lane, that Abort removes the file being
+// written and leaves delivered files, and that the writer refuses rows afterwards.
 func TestAbort(t *testing.T) {
 	dir := t.TempDir()
 	var c collector
-	w, err := NewTableWriter(context.Background(), dir, int64Table, Options{TargetFileSize: 2 << 10, batchRows: 100}, c.deliver)
+	w, err := NewTableWriter(context.Background(), dir, int64Table, Options{TargetFileSize: 2 << 10, batchRows: 100, Lanes: 1}, c.deliver)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,13 +227,13 @@ func TestCloseTwice(t *testing.T) {
 	}
 }
 
-// TestContextCancelled checks that a cancelled context stops the encode at
-// the next batch and reaches Close, which cleans up.
+// TestContextCancelled checks, with one lane, that a cancelled context
+// stops the encode at the next batch and reaches Close, which cleans up.
 func TestContextCancelled(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	var c collector
-	w, err := NewTableWriter(ctx, dir, int64Table, Options{batchRows: 10}, c.deliver)
+	w, err := NewTableWriter(ctx, dir, int64Table, Options{batchRows: 10, Lanes: 1}, c.deliver)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,7 +313,7 @@ func TestNewTableWriterRejects(t *testing.T) {
 func TestRowGroupBytesBound(t *testing.T) {
 	const bound = 32 << 10
 	rows := randomRows(4000, 5)
-	files, _ := writeTable(t, allKinds, Options{RowGroupBytes: bound, PageBufferSize: minPageBufferSize, batchRows: 50}, rows)
+	files, _ := writeTable(t, allKinds, Options{RowGroupBytes: bound, PageBufferSize: minPageBufferSize, batchRows: 50, Lanes: 1}, rows)
 	if len(files) != 1 {
 		t.Fatalf("%d files, want 1", len(files))
 	}
@@ -337,7 +343,7 @@ func TestDictionaryFallback(t *testing.T) {
 		rows = append(rows, []any{v})
 	}
 	want := cloneRows(rows)
-	files, _ := writeTable(t, tbl, Options{}, rows)
+	files, _ := writeTable(t, tbl, Options{Lanes: 1}, rows)
 	md := openMeta(t, files[0].Path).MetaData()
 	cc, err := md.RowGroup(0).ColumnChunk(0)
 	if err != nil {
@@ -364,7 +370,8 @@ func TestDictionaryFallback(t *testing.T) {
 }
 
 // TestConcurrentWriters runs several writers at once, as an export encodes
-// tables in parallel; they share codecs and their compressor pools.
+// tables in parallel; they share codecs and their compressor pools. One
+// lane each, so that the same rows make the same files.
 func TestConcurrentWriters(t *testing.T) {
 	const writers = 4
 	rows := randomRows(1500, 3)
@@ -373,7 +380,7 @@ func TestConcurrentWriters(t *testing.T) {
 	for i := range writers {
 		go func() {
 			var c collector
-			w, err := NewTableWriter(context.Background(), t.TempDir(), allKinds, Options{TargetFileSize: 96 << 10, batchRows: 64}, c.deliver)
+			w, err := NewTableWriter(context.Background(), t.TempDir(), allKinds, Options{TargetFileSize: 96 << 10, batchRows: 64, Lanes: 1}, c.deliver)
 			if err != nil {
 				errs <- err
 				return
