@@ -118,6 +118,10 @@ type Parquet struct {
 	// MaxSpooledFiles bounds the finished files of one table waiting for
 	// delivery; the encoder waits when it is reached.
 	MaxSpooledFiles int
+	// Lanes is how many goroutines encode one table, each into files of
+	// its own; 0 lets the writer choose (two on a machine with two cores
+	// or more), 1 keeps rows in order across a table's files.
+	Lanes int
 }
 
 // Source is the source block, kept for the source kind to decode.
@@ -352,12 +356,13 @@ func (c *Config) decodeParquet(d *decoder, b *rawBlock) {
 		MaxSpooledFiles: 4,
 	}
 	if b != nil {
-		a := d.attrs(b.Body, "compression", "compression_level", "target_file_size", "row_group_size", "max_spooled_files")
+		a := d.attrs(b.Body, "compression", "compression_level", "target_file_size", "row_group_size", "max_spooled_files", "lanes")
 		d.oneOf(a["compression"], &p.Compression, "gzip", "snappy", "zstd", "none")
 		d.intRange(a["compression_level"], &p.CompressionLevel, 0, 22)
 		d.size(a["target_file_size"], &p.TargetFileSize, 64<<10, 4<<30)
 		d.size(a["row_group_size"], &p.RowGroupSize, 64<<10, 1<<30)
 		d.intRange(a["max_spooled_files"], &p.MaxSpooledFiles, 1, 1024)
+		d.intRange(a["lanes"], &p.Lanes, 0, 32)
 	}
 	c.Parquet = p
 }

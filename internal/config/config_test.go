@@ -31,6 +31,7 @@ parquet {
   compression       = "zstd"
   target_file_size  = "64MiB"
   row_group_size    = 8388608
+  lanes             = 1
 }
 source "sample" {
   scale = 2
@@ -80,6 +81,7 @@ func TestParseFull(t *testing.T) {
 		{"compression", c.Parquet.Compression, "zstd"},
 		{"target size", c.Parquet.TargetFileSize, int64(64 << 20)},
 		{"row group as number", c.Parquet.RowGroupSize, int64(8 << 20)},
+		{"lanes", c.Parquet.Lanes, 1},
 		{"source kind", c.Source.Kind, "sample"},
 		{"plugin path", c.Plugins[0].Path, "/etc/exportd/bin/exportd-plugin-localfs"},
 		{"plugin sha lower-cased", c.Plugins[0].SHA256, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
@@ -97,6 +99,16 @@ func TestParseFull(t *testing.T) {
 	}
 }
 
+// TestParquetDefaults checks the parquet block's defaults; lanes 0 lets
+// the writer pick as many lanes as suit the machine.
+func TestParquetDefaults(t *testing.T) {
+	c := mustParse(t, "data_dir = \"x\"\nsource \"sample\" {}\n")
+	want := Parquet{Compression: "gzip", TargetFileSize: 128 << 20, RowGroupSize: 32 << 20, MaxSpooledFiles: 4, Lanes: 0}
+	if c.Parquet != want {
+		t.Errorf("parquet defaults %+v, want %+v", c.Parquet, want)
+	}
+}
+
 func TestDiagnostics(t *testing.T) {
 	tests := []struct {
 		name string
@@ -110,6 +122,8 @@ func TestDiagnostics(t *testing.T) {
 		{"bad compression", "data_dir = \"x\"\nsource \"sample\" {}\nparquet {\n  compression = \"lz5\"\n}\n", "compression must be one of gzip, snappy, zstd, none", 4},
 		{"bad size", "data_dir = \"x\"\nsource \"sample\" {}\nparquet { target_file_size = \"big\" }\n", "Invalid size", 3},
 		{"size too small", "data_dir = \"x\"\nsource \"sample\" {}\nparquet { target_file_size = \"1KiB\" }\n", "Size out of range", 3},
+		{"too many lanes", "data_dir = \"x\"\nsource \"sample\" {}\nparquet {\n  lanes = 33\n}\n", "lanes must be between 0 and 32", 4},
+		{"negative lanes", "data_dir = \"x\"\nsource \"sample\" {}\nparquet { lanes = -1 }\n", "lanes must be between 0 and 32", 3},
 		{"bad duration", "data_dir = \"x\"\nsource \"sample\" {}\njobs { ack_wait = \"soon\" }\n", "Invalid duration", 3},
 		{"listen not loopback", "data_dir = \"x\"\nsource \"sample\" {}\nnats { listen = \"0.0.0.0:4222\" }\n", "Address not on loopback", 3},
 		{"bad sha", "data_dir = \"x\"\nsource \"sample\" {}\nplugin \"p\" {\n  sha256 = \"abc\"\n}\n", "Invalid SHA-256", 4},

@@ -213,6 +213,7 @@ func ParquetOptions(p config.Parquet) parquetw.Options {
 		CompressionLevel: p.CompressionLevel,
 		TargetFileSize:   p.TargetFileSize,
 		RowGroupBytes:    p.RowGroupSize,
+		Lanes:            p.Lanes,
 	}
 }
 
