@@ -261,8 +261,8 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 // the writer starts (the pool of generated rows). Run each case in its own
 // process, as peak RSS never goes down:
 //
-//	go test -run '^$' -bench 'EventsMemory/rows=1000000/lanes=1$' -benchtime 1x ./internal/parquetw
-//	go test -run '^$' -bench 'EventsMemory/rows=10000000/lanes=2$' -benchtime 1x ./internal/parquetw
+//	go test -run '^$' -bench 'EventsMemory/^rows=1000000$/^lanes=1$' -benchtime 1x ./internal/parquetw
+//	go test -run '^$' -bench 'EventsMemory/^rows=10000000$/^lanes=2$' -benchtime 1x ./internal/parquetw
 //
 // Both sizes fill row groups to their bound (1M events rows make ~60 MB of
 // parquet), so the second shows what ten times more rows cost.
