@@ -32,7 +32,7 @@ func TestLanesDeliverError(t *testing.T) {
 				}
 				return c.deliver(ctx, f)
 			}
-			w, err := NewTableWriter(context.Background(), dir, int64Table, Options{TargetFileSize: 1, batchRows: 10, Lanes: lanes}, deliver)
+			w, err := NewTableWriter(context.Background(), dir, int64Table, Options{TargetFileSize: 1, batchRows: 10, Lanes: lanes, soloBatches: -1}, deliver)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -72,7 +72,7 @@ func TestLanesContextCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var c collector
-	w, err := NewTableWriter(ctx, dir, int64Table, Options{batchRows: 10, Lanes: 2}, c.deliver)
+	w, err := NewTableWriter(ctx, dir, int64Table, Options{batchRows: 10, Lanes: 2, soloBatches: -1}, c.deliver)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +128,7 @@ func TestLanesCancelWhileDelivering(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	started := make(chan struct{})
-	w, err := NewTableWriter(ctx, dir, int64Table, Options{TargetFileSize: 1, batchRows: 10, Lanes: 2}, blockingDeliver(started))
+	w, err := NewTableWriter(ctx, dir, int64Table, Options{TargetFileSize: 1, batchRows: 10, Lanes: 2, soloBatches: -1}, blockingDeliver(started))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +162,7 @@ func TestLanesMisuseWhileDelivering(t *testing.T) {
 	checkGoroutines(t)
 	dir := t.TempDir()
 	started := make(chan struct{})
-	w, err := NewTableWriter(context.Background(), dir, int64Table, Options{TargetFileSize: 1, batchRows: 10, Lanes: 2}, blockingDeliver(started))
+	w, err := NewTableWriter(context.Background(), dir, int64Table, Options{TargetFileSize: 1, batchRows: 10, Lanes: 2, soloBatches: -1}, blockingDeliver(started))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +212,7 @@ func TestLanesBackpressure(t *testing.T) {
 				return c.deliver(ctx, f)
 			}
 			// Every batch ends a file at a 1-byte target.
-			w, err := NewTableWriter(context.Background(), t.TempDir(), int64Table, Options{TargetFileSize: 1, batchRows: batchRows, Lanes: lanes}, deliver)
+			w, err := NewTableWriter(context.Background(), t.TempDir(), int64Table, Options{TargetFileSize: 1, batchRows: batchRows, Lanes: lanes, soloBatches: -1}, deliver)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -265,7 +265,7 @@ func TestLanesMisuseMidway(t *testing.T) {
 	checkGoroutines(t)
 	dir := t.TempDir()
 	var c collector
-	w, err := NewTableWriter(context.Background(), dir, int64Table, Options{TargetFileSize: 2 << 10, batchRows: 10, Lanes: 2}, c.deliver)
+	w, err := NewTableWriter(context.Background(), dir, int64Table, Options{TargetFileSize: 2 << 10, batchRows: 10, Lanes: 2, soloBatches: -1}, c.deliver)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,7 +298,7 @@ func TestLanesAbort(t *testing.T) {
 	checkGoroutines(t)
 	dir := t.TempDir()
 	var c collector
-	w, err := NewTableWriter(context.Background(), dir, int64Table, Options{TargetFileSize: 2 << 10, batchRows: 100, Lanes: 2}, c.deliver)
+	w, err := NewTableWriter(context.Background(), dir, int64Table, Options{TargetFileSize: 2 << 10, batchRows: 100, Lanes: 2, soloBatches: -1}, c.deliver)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ package parquetw
 // interleaving across files at batch granularity.
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math"
@@ -132,8 +133,8 @@ func TestLanesRotation(t *testing.T) {
 		target    = 64 << 10
 		batchRows = 100
 	)
-	for _, lanes := range []int{2, 3} {
-		t.Run("lanes="+strconv.Itoa(lanes), func(t *testing.T) {
+	for _, tt := range []struct{ lanes, solo int }{{2, -1}, {3, -1}, {2, 7}} {
+		t.Run(fmt.Sprintf("lanes=%d/solo=%d", tt.lanes, tt.solo), func(t *testing.T) {
 			checkGoroutines(t)
 			rows := randomRows(6000, 11)
 			want := cloneRows(rows)
@@ -157,7 +158,7 @@ func TestLanesRotation(t *testing.T) {
 				return c.deliver(ctx, f)
 			}
 			dir := t.TempDir()
-			opts := Options{TargetFileSize: target, PageBufferSize: minPageBufferSize, batchRows: batchRows, Lanes: lanes}
+			opts := Options{TargetFileSize: target, PageBufferSize: minPageBufferSize, batchRows: batchRows, Lanes: tt.lanes, soloBatches: tt.solo}
 			w, err := NewTableWriter(context.Background(), dir, allKinds, opts, deliver)
 			if err != nil {
 				t.Fatal(err)
@@ -230,9 +231,11 @@ func TestLanesRoundTrip(t *testing.T) {
 		name string
 		opts Options
 	}{
-		{"gzip lanes=2", Options{RowGroupRows: 700, PageBufferSize: minPageBufferSize, batchRows: 97, Lanes: 2}},
-		{"zstd lanes=4", Options{Compression: Zstd, RowGroupRows: 300, TargetFileSize: 256 << 10, batchRows: 64, Lanes: 4}},
-		{"row group smaller than a batch", Options{Compression: Snappy, RowGroupRows: 50, batchRows: 128, Lanes: 3}},
+		{"gzip lanes=2", Options{RowGroupRows: 700, PageBufferSize: minPageBufferSize, batchRows: 97, Lanes: 2, soloBatches: -1}},
+		{"zstd lanes=4", Options{Compression: Zstd, RowGroupRows: 300, TargetFileSize: 256 << 10, batchRows: 64, Lanes: 4, soloBatches: -1}},
+		{"row group smaller than a batch", Options{Compression: Snappy, RowGroupRows: 50, batchRows: 128, Lanes: 3, soloBatches: -1}},
+		// Lanes start with the first lane's file and row group half full.
+		{"lanes after 5 batches", Options{RowGroupRows: 700, PageBufferSize: minPageBufferSize, batchRows: 97, Lanes: 2, soloBatches: 5}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -264,7 +267,7 @@ func TestLanesRoundTrip(t *testing.T) {
 func TestLanesRowGroupBytesBound(t *testing.T) {
 	checkGoroutines(t)
 	const bound = 32 << 10
-	files, _ := writeTable(t, allKinds, Options{RowGroupBytes: bound, PageBufferSize: minPageBufferSize, batchRows: 50, Lanes: 2}, randomRows(4000, 5))
+	files, _ := writeTable(t, allKinds, Options{RowGroupBytes: bound, PageBufferSize: minPageBufferSize, batchRows: 50, Lanes: 2, soloBatches: -1}, randomRows(4000, 5))
 	groups := 0
 	for _, f := range files {
 		md := openMeta(t, f.Path).MetaData()
@@ -281,7 +284,9 @@ func TestLanesRowGroupBytesBound(t *testing.T) {
 }
 
 // TestLanesSmallTables checks that an empty table gets one schema-only file
-// and that a table smaller than a batch is encoded without starting lanes.
+// and that a table of fewer batches than the lanes wait for is encoded as
+// with one lane, into the same bytes, without starting them; one batch more
+// starts them.
 func TestLanesSmallTables(t *testing.T) {
 	for _, lanes := range []int{2, 4} {
 		t.Run("lanes="+strconv.Itoa(lanes), func(t *testing.T) {
@@ -295,23 +300,37 @@ func TestLanesSmallTables(t *testing.T) {
 				t.Errorf("%d rows and %d columns", r.NumRows(), r.MetaData().Schema.NumColumns())
 			}
 
-			var c collector
-			w, err := NewTableWriter(context.Background(), t.TempDir(), int64Table, Options{Lanes: lanes, batchRows: 100}, c.deliver)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer w.Abort()
-			for i := range 99 {
-				w.Int64(int64(i))
-				if err := w.EndRow(); err != nil {
+			const batchRows = 10
+			// write reports whether the lanes started, and the files.
+			write := func(opts Options, rows int) (bool, []File) {
+				var c collector
+				w, err := NewTableWriter(context.Background(), t.TempDir(), allKinds, opts, c.deliver)
+				if err != nil {
 					t.Fatal(err)
 				}
+				defer w.Abort()
+				for i, row := range randomRows(rows, 3) {
+					if err := writeRow(w, row); err != nil {
+						t.Fatalf("row %d: %v", i, err)
+					}
+				}
+				started := w.par != nil
+				if _, err := w.Close(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				return started, c.delivered()
 			}
-			if w.par != nil {
-				t.Error("lanes started for fewer rows than a batch")
+			small := defaultSoloBatches * batchRows
+			started1, one := write(Options{Lanes: 1, batchRows: batchRows}, small)
+			startedN, many := write(Options{Lanes: lanes, batchRows: batchRows}, small)
+			if started1 || startedN {
+				t.Error("lanes started for a small table")
 			}
-			if sum, err := w.Close(context.Background()); err != nil || sum.Rows != 99 || sum.Files != 1 {
-				t.Errorf("Close: %+v, %v", sum, err)
+			if len(one) != 1 || len(many) != 1 || !bytes.Equal(one[0].SHA256, many[0].SHA256) {
+				t.Errorf("%d lanes made %d files, one lane %d; want the same single file", lanes, len(many), len(one))
+			}
+			if started, _ := write(Options{Lanes: lanes, batchRows: batchRows}, small+batchRows); !started {
+				t.Error("lanes not started one batch past the threshold")
 			}
 		})
 	}

@@ -62,6 +62,12 @@ const (
 // the column writers; smaller ones keep pages close to their target size.
 const defaultBatchRows = 1024
 
+// defaultSoloBatches is how many batches a table fills before lanes other
+// than the first start: until then the caller's goroutine encodes, as with
+// one lane. A table of fewer rows (some 32k at 1024 rows a batch) is not
+// worth the lanes' extra files: one file, rows in order, as with one lane.
+const defaultSoloBatches = 32
+
 // batchArenaBytes caps the bytes of string and binary values gathered in one
 // batch, so wide rows flush earlier than defaultBatchRows.
 const batchArenaBytes = 4 << 20
@@ -101,17 +107,22 @@ type Options struct {
 	// Lanes is how many goroutines encode and compress one table, each
 	// into files of its own, while the caller's goroutine builds the rows.
 	// 1 encodes on the caller's goroutine, rows in order across files.
-	// With more, batches of rows interleave across files (see
-	// [TableWriter]) and memory grows with the lanes: each holds a row
-	// group and a batch. 0 means min(GOMAXPROCS, DefaultMaxLanes): one
-	// table can use two cores, the gain measured on an events table, while
-	// an export that encodes several big tables at once does not multiply
-	// its memory further for little gain.
+	// With more, the lanes start once the table has filled 32 batches
+	// (some 32k rows), so small tables are encoded as with one lane; past
+	// that, batches of rows interleave across files (see [TableWriter]),
+	// each lane ends with a file of its own, and memory grows with the
+	// lanes: each holds a row group and a batch. 0 means
+	// min(GOMAXPROCS, DefaultMaxLanes): one table can use two cores, the
+	// gain measured on an events table, while an export that encodes
+	// several big tables at once does not multiply its memory further.
 	Lanes int
 
 	// batchRows overrides defaultBatchRows; tests use it to get several
 	// row groups or files out of few rows.
 	batchRows int
+	// soloBatches overrides defaultSoloBatches; negative means none, so
+	// that tests start the lanes with the first batch.
+	soloBatches int
 }
 
 // withDefaults returns o with every zero field set to its default.
@@ -133,6 +144,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.batchRows == 0 {
 		o.batchRows = defaultBatchRows
+	}
+	if o.soloBatches == 0 {
+		o.soloBatches = defaultSoloBatches
 	}
 	if o.Lanes == 0 {
 		o.Lanes = min(runtime.GOMAXPROCS(0), DefaultMaxLanes)

@@ -33,7 +33,8 @@ type pipeline struct {
 }
 
 // startPipeline creates the lanes the options ask for besides the first and
-// starts one goroutine per lane.
+// starts one goroutine per lane. The first lane goes on with the file and
+// row group it has.
 func (w *TableWriter) startPipeline() error {
 	for len(w.lanes) < w.opts.Lanes {
 		l, err := newLane(&w.schema, &w.opts, w.sink)
@@ -54,6 +55,9 @@ func (w *TableWriter) startPipeline() error {
 	p.fail.watch(cancel)
 	w.sink.failure = &p.fail
 	w.par = p
+	// Lanes end their row groups before a batch would overfill them; the
+	// builder only keeps batches within one row group's rows.
+	w.batchLimit = int(min(int64(w.opts.batchRows), w.opts.RowGroupRows))
 	for _, l := range p.lanes {
 		p.wg.Add(1)
 		go p.run(l)

@@ -41,13 +41,14 @@ type Summary struct {
 //
 // With one lane ([Options.Lanes]) batches are encoded on the caller's
 // goroutine, and a finished file is delivered before the next row is
-// accepted. With several, the caller's goroutine only builds batches, and
-// each full batch goes to whichever lane is free; every lane encodes and
-// compresses into files of its own. Then a file holds whole batches, in the
-// order they were written, but the batches of different files interleave:
-// rows keep their order within a batch, not across files. Every row still
-// lands in exactly one file, and files are still delivered one at a time
-// with contiguous indexes, numbered when they are finished.
+// accepted. With several, so are a table's first 32 batches; from then on
+// the caller's goroutine only builds batches, and each full batch goes to
+// whichever lane is free; every lane encodes and compresses into files of
+// its own. Then a file holds whole batches, in the order they were written,
+// but the batches of different files interleave: rows keep their order
+// within a batch, not across files. Every row still lands in exactly one
+// file, and files are still delivered one at a time with contiguous
+// indexes, numbered when they are finished.
 //
 // A TableWriter is used by one goroutine. Its first error (a misuse, a
 // failed write or delivery in any lane, a cancelled context) is final:
@@ -62,6 +63,7 @@ type TableWriter struct {
 
 	lanes      []*lane   // the first exists from the start, the others with par
 	par        *pipeline // nil until a batch is handed to a lane's goroutine
+	solo       int       // batches encoded on this goroutine
 	batchLimit int
 	closed     bool
 }
@@ -126,7 +128,8 @@ func (w *TableWriter) EndRow() error {
 	}
 	var err error
 	switch {
-	case w.opts.Lanes == 1:
+	case w.par == nil && (w.opts.Lanes == 1 || w.solo < w.opts.soloBatches):
+		w.solo++
 		err = w.encodeHere(w.ctx)
 	case w.par == nil:
 		if err = w.startPipeline(); err == nil {
