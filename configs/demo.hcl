@@ -26,7 +26,8 @@ source "sample" {
 
 parquet {
   compression      = "gzip"
-  target_file_size = "8MiB"
+  # Small files, so that the demo shows a table split into several.
+  target_file_size = "1MiB"
 }
 
 # The localfs plugin writes the exact AWS S3 Legacy layout into a folder.

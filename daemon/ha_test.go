@@ -26,14 +26,15 @@ import (
 // cluster is a NATS server, the replicas' configuration and what the test
 // observes: outcomes, and the shared state.
 type cluster struct {
-	t        *testing.T
-	nats     *testsupport.NATS
-	nc       *nats.Conn
-	js       jetstream.JetStream
-	out      string
-	accounts []string
-	rows     map[string]int64
-	grace    string // jobs.grace_period of replicas started from now on; empty: the default
+	t         *testing.T
+	nats      *testsupport.NATS
+	nc        *nats.Conn
+	js        jetstream.JetStream
+	out       string
+	accounts  []string
+	rows      map[string]int64
+	grace     string // jobs.grace_period of replicas started from now on; empty: the default
+	retention string // nats.retention; empty: the default
 
 	mu       sync.Mutex
 	outcomes []job.OutcomeMessage
@@ -60,6 +61,10 @@ func newCluster(t *testing.T, accounts []string, rows map[string]int64) *cluster
 // NATS, one localfs destination per account.
 func (c *cluster) config() string {
 	var b strings.Builder
+	retention := ""
+	if c.retention != "" {
+		retention = fmt.Sprintf("retention = %q", c.retention)
+	}
 	grace := ""
 	if c.grace != "" {
 		grace = fmt.Sprintf("grace_period = %q", c.grace)
@@ -67,7 +72,10 @@ func (c *cluster) config() string {
 	fmt.Fprintf(&b, `
 data_dir   = %q
 plugin_dir = %q
-nats { url = %q }
+nats {
+  url = %q
+  %s
+}
 http { listen = "" }
 jobs {
   ack_wait    = "5s"
@@ -81,7 +89,7 @@ source "sample" {
   rows = %s
 }
 parquet { target_file_size = "64KiB" }
-`, c.t.TempDir(), testsupport.PluginDir(c.t, "localfs"), c.nats.URL, grace, hclRows(c.rows))
+`, c.t.TempDir(), testsupport.PluginDir(c.t, "localfs"), c.nats.URL, retention, grace, hclRows(c.rows))
 	for _, a := range c.accounts {
 		fmt.Fprintf(&b, "destination \"localfs\" %q {\n  account = %q\n  path = %q\n  folder = \"dumps\"\n}\n", a+"-local", a, filepath.Join(c.out, a))
 	}

@@ -10,10 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/exportd/exportd/internal/config"
 	"github.com/exportd/exportd/internal/event"
 	"github.com/exportd/exportd/internal/job"
 	"github.com/exportd/exportd/sdk/legacylayout"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // TestReexport: a re-export request answers at once with a job id; the
@@ -21,11 +23,15 @@ import (
 // arrives on the jobs subject. The command line does the same and waits.
 func TestReexport(t *testing.T) {
 	c := newCluster(t, []string{"acme"}, sampleRows)
+	c.retention = "workqueue" // re-exports work whatever the stream keeps
 	c.start()
 	c.publish(event.ModellingCompleted{AccountID: "acme", RunID: "run-1", CompletedAt: time.Now().UTC()})
 	waitFile(t, filepath.Join(c.out, "acme", "dumps", "receipt.json"), time.Minute)
 	c.settle(time.Minute)
 	_, first, _ := legacylayout.ParseReceipt(c.receipt("acme"))
+	if st, err := c.js.Stream(t.Context(), config.DefaultStream); err != nil || st.CachedInfo().Config.Retention != jetstream.WorkQueuePolicy {
+		t.Fatalf("stream retention: %v", err)
+	}
 
 	outcomes := make(chan *nats.Msg, 16)
 	if _, err := c.nc.ChanSubscribe(job.OutcomeSubject("acme", "acme-local"), outcomes); err != nil {

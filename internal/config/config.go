@@ -65,8 +65,12 @@ type NATS struct {
 	NKeyFile        string
 	TLS             *TLS
 
-	Stream          string
-	Subjects        []string
+	Stream   string
+	Subjects []string
+	// Retention is the stream's retention policy: "limits" keeps events
+	// until MaxAge (history for operators), "workqueue" drops each event
+	// once it is acknowledged.
+	Retention       string
 	Consumer        string
 	Replicas        int
 	MaxAge          time.Duration
@@ -278,6 +282,7 @@ func (c *Config) decodeNATS(d *decoder, b *rawNATS) {
 	n := NATS{
 		Stream:          DefaultStream,
 		Subjects:        []string{event.SubjectPrefix + ">"},
+		Retention:       "limits",
 		Consumer:        DefaultConsumer,
 		Replicas:        1,
 		MaxAge:          7 * 24 * time.Hour,
@@ -286,13 +291,14 @@ func (c *Config) decodeNATS(d *decoder, b *rawNATS) {
 	}
 	if b != nil {
 		a := d.attrs(b.Body, "url", "listen", "credentials_file", "nkey_file", "stream", "subjects",
-			"consumer", "replicas", "max_age", "duplicate_window", "kv_prefix")
+			"retention", "consumer", "replicas", "max_age", "duplicate_window", "kv_prefix")
 		d.str(a["url"], &n.URL)
 		d.loopbackAddr(a["listen"], &n.Listen)
 		n.CredentialsFile = d.path(a["credentials_file"], "")
 		n.NKeyFile = d.path(a["nkey_file"], "")
 		d.name(a["stream"], &n.Stream)
 		d.strs(a["subjects"], &n.Subjects)
+		d.oneOf(a["retention"], &n.Retention, "limits", "workqueue")
 		d.name(a["consumer"], &n.Consumer)
 		d.intRange(a["replicas"], &n.Replicas, 1, 5)
 		d.duration(a["max_age"], &n.MaxAge, time.Minute)

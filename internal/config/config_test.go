@@ -73,6 +73,7 @@ func TestParseFull(t *testing.T) {
 		{"nats listen", c.NATS.Listen, "127.0.0.1:4333"},
 		{"nats url empty means embedded", c.NATS.URL, ""},
 		{"stream", c.NATS.Stream, "EVENTS"},
+		{"retention default", c.NATS.Retention, "limits"},
 		{"consumer default", c.NATS.Consumer, DefaultConsumer},
 		{"dup window", c.NATS.DuplicateWindow, 2 * time.Hour},
 		{"workers", c.Jobs.Workers, 3},

@@ -23,7 +23,7 @@ func Setup(ctx context.Context, js jetstream.JetStream, c config.NATS, j config.
 		Name:        c.Stream,
 		Description: "exportd: modelling-complete events and queued re-exports",
 		Subjects:    subjects,
-		Retention:   jetstream.LimitsPolicy,
+		Retention:   retention(c.Retention),
 		MaxAge:      c.MaxAge,
 		Duplicates:  c.DuplicateWindow,
 		Replicas:    c.Replicas,
@@ -48,6 +48,13 @@ func Setup(ctx context.Context, js jetstream.JetStream, c config.NATS, j config.
 		return nil, fmt.Errorf("create or update consumer %s on %s: %w", c.Consumer, c.Stream, err)
 	}
 	return cons, nil
+}
+
+func retention(name string) jetstream.RetentionPolicy {
+	if name == "workqueue" {
+		return jetstream.WorkQueuePolicy
+	}
+	return jetstream.LimitsPolicy
 }
 
 // Delivery is one delivery of one event message.
