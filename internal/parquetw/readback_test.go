@@ -13,16 +13,15 @@ import (
 	"math/big"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
-	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet/file"
-	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/exportd/exportd/internal/schema"
 	"github.com/exportd/exportd/internal/source"
+	"github.com/exportd/exportd/internal/testsupport"
 )
 
 // uuidBytes is how tests spell a UUID value: written with Fixed.
@@ -175,89 +174,56 @@ func sameValue(a, b any) bool {
 	return a == b
 }
 
-// readRows reads a file with arrow-go's pqarrow and returns its rows in
-// canonical form, using the table to know each column's kind.
+// readRows reads a file with arrow-go (through testsupport.ReadParquet)
+// and returns its rows in canonical form.
 func readRows(t testing.TB, path string, tbl schema.Table) [][]any {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	at, err := pqarrow.ReadTable(context.Background(), f, nil, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
-	if err != nil {
-		t.Fatalf("arrow-go cannot read %s: %v", path, err)
-	}
-	defer at.Release()
-	if int(at.NumCols()) != len(tbl.Columns) {
-		t.Fatalf("%s: %d columns, want %d", path, at.NumCols(), len(tbl.Columns))
-	}
-	rows := make([][]any, at.NumRows())
-	for i := range rows {
-		rows[i] = make([]any, len(tbl.Columns))
-	}
-	for c := range tbl.Columns {
-		col := &tbl.Columns[c]
-		if got := at.Schema().Field(c).Name; got != col.Name {
-			t.Fatalf("%s: column %d is %q, want %q", path, c, got, col.Name)
-		}
-		r := 0
-		for _, chunk := range at.Column(c).Data().Chunks() {
-			for i := 0; i < chunk.Len(); i++ {
-				rows[r][c] = arrowValue(t, col, chunk, i)
-				r++
-			}
+	rows := testsupport.ReadParquet(t, path, tbl)
+	for _, row := range rows {
+		for c := range row {
+			row[c] = readCanon(t, &tbl.Columns[c], row[c])
 		}
 	}
 	return rows
 }
 
-// arrowValue converts element i of an arrow array into canonical form.
-func arrowValue(t testing.TB, col *schema.Column, a arrow.Array, i int) any {
-	if a.IsNull(i) {
-		return nil
-	}
-	if ext, ok := a.(array.ExtensionArray); ok {
-		a = ext.Storage()
-	}
-	switch a := a.(type) {
-	case *array.List:
-		start, end := a.ValueOffsets(i)
-		out := make([]any, 0, end-start)
-		for j := start; j < end; j++ {
-			out = append(out, arrowValue(t, col.Elem, a.ListValues(), int(j)))
+// readCanon turns a value as testsupport.ReadParquet returns it into the
+// canonical form of canon.
+func readCanon(t testing.TB, col *schema.Column, v any) any {
+	switch v := v.(type) {
+	case nil, bool, int64, float32, float64:
+		return v
+	case []any:
+		for i := range v {
+			v[i] = readCanon(t, col.Elem, v[i])
 		}
-		return out
-	case *array.Boolean:
-		return a.Value(i)
-	case *array.Int16:
-		return int64(a.Value(i))
-	case *array.Int32:
-		return int64(a.Value(i))
-	case *array.Int64:
-		return a.Value(i)
-	case *array.Float32:
-		return a.Value(i)
-	case *array.Float64:
-		return a.Value(i)
-	case *array.String:
-		return a.Value(i)
-	case *array.Binary:
-		return string(a.Value(i))
-	case *array.Decimal128:
-		return a.Value(i).BigInt().String()
-	case *array.Date32:
-		return int64(a.Value(i))
-	case *array.Time64:
-		return int64(a.Value(i))
-	case *array.Timestamp:
-		return int64(a.Value(i))
-	case *array.FixedSizeBinary:
-		var u uuidBytes
-		copy(u[:], a.Value(i))
-		return u
+		return v
+	case int16:
+		return int64(v)
+	case int32:
+		return int64(v)
+	case []byte:
+		return string(v)
+	case [16]byte:
+		return uuidBytes(v)
+	case time.Duration:
+		return v.Microseconds()
+	case time.Time:
+		if col.Kind == schema.Date {
+			return v.Unix() / 86400
+		}
+		return v.UnixMicro()
+	case string:
+		if col.Kind != schema.Decimal {
+			return v
+		}
+		unscaled, ok := new(big.Int).SetString(strings.Replace(v, ".", "", 1), 10)
+		if !ok {
+			t.Fatalf("column %s: decimal %q", col.Name, v)
+		}
+		return unscaled.String()
 	}
-	t.Fatalf("column %s: unexpected arrow array %T", col.Name, a)
+	t.Fatalf("column %s: unexpected value %T", col.Name, v)
 	return nil
 }
 
