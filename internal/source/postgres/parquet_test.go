@@ -3,18 +3,16 @@ package postgres
 import (
 	"context"
 	"encoding/hex"
-	"os"
+	"math/big"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
-	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
-	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/exportd/exportd/internal/parquetw"
 	"github.com/exportd/exportd/internal/schema"
 	"github.com/exportd/exportd/internal/source"
+	"github.com/exportd/exportd/internal/testsupport"
 )
 
 // exportParquet reads table from snap into parquet files in dir through the
@@ -48,76 +46,67 @@ func exportParquet(ctx context.Context, t testing.TB, snap source.Snapshot, tabl
 	return files
 }
 
-// readParquet reads a file back with arrow-go into canonical values (see
-// recorder).
-func readParquet(t testing.TB, path string) [][]string {
+// readParquet reads a file back with arrow-go (through
+// testsupport.ReadParquet) into canonical values (see recorder).
+func readParquet(t testing.TB, path string, tbl schema.Table) [][]string {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	at, err := pqarrow.ReadTable(context.Background(), f, nil, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
-	if err != nil {
-		t.Fatalf("arrow-go cannot read %s: %v", path, err)
-	}
-	defer at.Release()
-	rows := make([][]string, at.NumRows())
-	for c := 0; c < int(at.NumCols()); c++ {
-		r := 0
-		for _, chunk := range at.Column(c).Data().Chunks() {
-			for i := 0; i < chunk.Len(); i++ {
-				rows[r] = append(rows[r], arrowCanon(t, chunk, i))
-				r++
-			}
+	var out [][]string
+	for _, row := range testsupport.ReadParquet(t, path, tbl) {
+		canon := make([]string, len(row))
+		for c, v := range row {
+			canon[c] = canonString(t, &tbl.Columns[c], v)
 		}
+		out = append(out, canon)
 	}
-	return rows
+	return out
 }
 
-func arrowCanon(t testing.TB, a arrow.Array, i int) string {
-	if a.IsNull(i) {
+// canonString renders a value as testsupport.ReadParquet returns it in
+// the recorder's canonical form.
+func canonString(t testing.TB, col *schema.Column, v any) string {
+	switch v := v.(type) {
+	case nil:
 		return "NULL"
-	}
-	if ext, ok := a.(array.ExtensionArray); ok {
-		a = ext.Storage()
-	}
-	switch a := a.(type) {
-	case *array.List:
-		start, end := a.ValueOffsets(i)
-		var parts []string
-		for j := start; j < end; j++ {
-			parts = append(parts, arrowCanon(t, a.ListValues(), int(j)))
+	case []any:
+		parts := make([]string, len(v))
+		for i, e := range v {
+			parts[i] = canonString(t, col.Elem, e)
 		}
 		return "[" + strings.Join(parts, ", ") + "]"
-	case *array.Boolean:
-		return strconv.FormatBool(a.Value(i))
-	case *array.Int16:
-		return strconv.FormatInt(int64(a.Value(i)), 10)
-	case *array.Int32:
-		return strconv.FormatInt(int64(a.Value(i)), 10)
-	case *array.Int64:
-		return strconv.FormatInt(a.Value(i), 10)
-	case *array.Float32:
-		return strconv.FormatFloat(float64(a.Value(i)), 'g', -1, 32)
-	case *array.Float64:
-		return strconv.FormatFloat(a.Value(i), 'g', -1, 64)
-	case *array.String:
-		return strconv.Quote(a.Value(i))
-	case *array.Binary:
-		return strconv.Quote(string(a.Value(i)))
-	case *array.Decimal128:
-		return a.Value(i).BigInt().String()
-	case *array.Date32:
-		return strconv.FormatInt(int64(a.Value(i)), 10)
-	case *array.Time64:
-		return strconv.FormatInt(int64(a.Value(i)), 10)
-	case *array.Timestamp:
-		return strconv.FormatInt(int64(a.Value(i)), 10)
-	case *array.FixedSizeBinary:
-		return hex.EncodeToString(a.Value(i))
+	case bool:
+		return strconv.FormatBool(v)
+	case int16:
+		return strconv.FormatInt(int64(v), 10)
+	case int32:
+		return strconv.FormatInt(int64(v), 10)
+	case int64:
+		return strconv.FormatInt(v, 10)
+	case float32:
+		return strconv.FormatFloat(float64(v), 'g', -1, 32)
+	case float64:
+		return strconv.FormatFloat(v, 'g', -1, 64)
+	case []byte:
+		return strconv.Quote(string(v))
+	case [16]byte:
+		return hex.EncodeToString(v[:])
+	case time.Duration:
+		return strconv.FormatInt(v.Microseconds(), 10)
+	case time.Time:
+		if col.Kind == schema.Date {
+			return strconv.FormatInt(v.Unix()/86400, 10)
+		}
+		return strconv.FormatInt(v.UnixMicro(), 10)
+	case string:
+		if col.Kind != schema.Decimal {
+			return strconv.Quote(v)
+		}
+		unscaled, ok := new(big.Int).SetString(strings.Replace(v, ".", "", 1), 10)
+		if !ok {
+			t.Fatalf("column %s: decimal %q", col.Name, v)
+		}
+		return unscaled.String()
 	}
-	t.Fatalf("unexpected arrow array %T", a)
+	t.Fatalf("column %s: unexpected value %T", col.Name, v)
 	return ""
 }
 
@@ -137,5 +126,5 @@ func TestEveryTypeThroughParquet(t *testing.T) {
 	if len(files) != 1 || files[0].Rows != 5 {
 		t.Fatalf("files %+v, want one with 5 rows", files)
 	}
-	checkEveryType(t, readParquet(t, files[0].Path))
+	checkEveryType(t, readParquet(t, files[0].Path, snap.Tables()[0]))
 }
