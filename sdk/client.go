@@ -118,15 +118,15 @@ func (c *Client) PID() int {
 
 // Configure sends a destination's configuration to the plugin, which
 // validates and prepares it, and returns a handle to that destination.
-func (c *Client) Configure(ctx context.Context, name string, cfg Config) (Destination, error) {
+func (c *Client) Configure(ctx context.Context, d DestinationInfo, cfg Config) (Destination, error) {
 	if c.Exited() {
 		return nil, Retryable(ErrPluginExited)
 	}
-	_, err := c.rpc.Configure(ctx, &pb.ConfigureRequest{Destination: name, ConfigJson: cfg.JSON()})
+	_, err := c.rpc.Configure(ctx, &pb.ConfigureRequest{Destination: d.Name, Account: d.Account, ConfigJson: cfg.JSON()})
 	if err != nil {
 		return nil, fromStatus(err)
 	}
-	return &remoteDestination{c: c, name: name}, nil
+	return &remoteDestination{c: c, name: d.Name}, nil
 }
 
 // call runs one RPC and classifies its error. A plugin that died during

@@ -16,7 +16,16 @@ type Plugin interface {
 	// Configure validates one destination's configuration and returns it
 	// ready for use. It does no network I/O that can be avoided: Check is
 	// the place for that. A bad attribute is reported with [ConfigError].
-	Configure(ctx context.Context, name string, cfg Config) (Destination, error)
+	Configure(ctx context.Context, d DestinationInfo, cfg Config) (Destination, error)
+}
+
+// DestinationInfo names a destination at Configure.
+type DestinationInfo struct {
+	// Name is the operator's name for the destination, unique in the
+	// daemon's configuration.
+	Name string
+	// Account is the account whose dumps the destination receives.
+	Account string
 }
 
 // Destination is one configured destination, such as one customer's bucket.

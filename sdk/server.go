@@ -55,7 +55,7 @@ func (s *server) Configure(ctx context.Context, r *pb.ConfigureRequest) (*pb.Con
 	if err := s.schema.Check(cfg); err != nil {
 		return nil, toStatus(err)
 	}
-	d, err := s.plugin.Configure(ctx, r.GetDestination(), cfg)
+	d, err := s.plugin.Configure(ctx, DestinationInfo{Name: r.GetDestination(), Account: r.GetAccount()}, cfg)
 	if err != nil {
 		if KindOf(err) == KindRetryable {
 			// A configuration that cannot be prepared is not transient.

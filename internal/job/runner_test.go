@@ -34,7 +34,7 @@ func launchLocalfs(t *testing.T, names ...string) (map[string]sdk.Destination, m
 	dests, roots := map[string]sdk.Destination{}, map[string]string{}
 	for _, n := range names {
 		roots[n] = t.TempDir()
-		d, err := h.Configure(ctx, n, "localfs", sdk.NewConfig(map[string]any{"path": roots[n]}))
+		d, err := h.Configure(ctx, sdk.DestinationInfo{Name: n, Account: "acme"}, "localfs", sdk.NewConfig(map[string]any{"path": roots[n]}))
 		if err != nil {
 			t.Fatal(err)
 		}

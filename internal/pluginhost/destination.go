@@ -13,7 +13,7 @@ import (
 // An export begun in a process that has since died fails retryably.
 type destination struct {
 	host   *Host
-	name   string
+	info   sdk.DestinationInfo
 	plugin string
 	cfg    sdk.Config
 
@@ -61,9 +61,9 @@ func (h *Host) reconfigure(ctx context.Context, pluginName string, c *sdk.Client
 	}
 	h.mu.Unlock()
 	for _, d := range ds {
-		remote, err := c.Configure(ctx, d.name, d.cfg)
+		remote, err := c.Configure(ctx, d.info, d.cfg)
 		if err != nil {
-			return fmt.Errorf("configure destination %s: %w", d.name, err)
+			return fmt.Errorf("configure destination %s: %w", d.info.Name, err)
 		}
 		d.mu.Lock()
 		d.remote, d.client = remote, c

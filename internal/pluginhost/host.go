@@ -221,7 +221,7 @@ func (h *Host) Schema(name string) (sdk.Schema, error) {
 // Configure sends a destination's configuration to its plugin and returns
 // a Destination that survives plugin restarts: the host configures the
 // destination again in a restarted process.
-func (h *Host) Configure(ctx context.Context, name, pluginName string, cfg sdk.Config) (sdk.Destination, error) {
+func (h *Host) Configure(ctx context.Context, info sdk.DestinationInfo, pluginName string, cfg sdk.Config) (sdk.Destination, error) {
 	h.mu.Lock()
 	p, ok := h.plugins[pluginName]
 	var c *sdk.Client
@@ -232,13 +232,13 @@ func (h *Host) Configure(ctx context.Context, name, pluginName string, cfg sdk.C
 	if c == nil {
 		return nil, fmt.Errorf("plugin %s is not running", pluginName)
 	}
-	remote, err := c.Configure(ctx, name, cfg)
+	remote, err := c.Configure(ctx, info, cfg)
 	if err != nil {
 		return nil, err
 	}
-	d := &destination{host: h, name: name, plugin: pluginName, cfg: cfg, remote: remote, client: c}
+	d := &destination{host: h, info: info, plugin: pluginName, cfg: cfg, remote: remote, client: c}
 	h.mu.Lock()
-	h.dests[name] = d
+	h.dests[info.Name] = d
 	h.mu.Unlock()
 	return d, nil
 }

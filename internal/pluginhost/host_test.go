@@ -65,7 +65,7 @@ func TestLaunchConfigureCheck(t *testing.T) {
 	if err != nil || s.Name != "localfs" {
 		t.Fatalf("schema %+v, %v", s, err)
 	}
-	d, err := h.Configure(ctx, "d1", "localfs", sdk.NewConfig(map[string]any{"path": t.TempDir()}))
+	d, err := h.Configure(ctx, sdk.DestinationInfo{Name: "d1", Account: "a"}, "localfs", sdk.NewConfig(map[string]any{"path": t.TempDir()}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +73,7 @@ func TestLaunchConfigureCheck(t *testing.T) {
 		t.Fatalf("check: %q %v", msg, err)
 	}
 	// A bad configuration comes back as a configuration error naming the attribute.
-	_, err = h.Configure(ctx, "d2", "localfs", sdk.NewConfig(map[string]any{"path": "/x", "folder": "../up"}))
+	_, err = h.Configure(ctx, sdk.DestinationInfo{Name: "d2", Account: "a"}, "localfs", sdk.NewConfig(map[string]any{"path": "/x", "folder": "../up"}))
 	if sdk.KindOf(err) != sdk.KindConfiguration || sdk.AttributeOf(err) != "folder" {
 		t.Fatalf("bad config: %v", err)
 	}
@@ -129,7 +129,7 @@ func TestRestartAfterCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	root := t.TempDir()
-	d, err := h.Configure(ctx, "d1", "localfs", sdk.NewConfig(map[string]any{"path": root}))
+	d, err := h.Configure(ctx, sdk.DestinationInfo{Name: "d1", Account: "a"}, "localfs", sdk.NewConfig(map[string]any{"path": root}))
 	if err != nil {
 		t.Fatal(err)
 	}

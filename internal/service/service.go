@@ -157,7 +157,7 @@ func (s *Service) configureDestinations(ctx context.Context) hcl.Diagnostics {
 		if ddiags.HasErrors() {
 			continue
 		}
-		dest, err := s.Host.Configure(ctx, d.Name, d.Plugin, pc)
+		dest, err := s.Host.Configure(ctx, sdk.DestinationInfo{Name: d.Name, Account: d.Account}, d.Plugin, pc)
 		if err != nil {
 			rng := d.DeclRange
 			var se *sdk.Error

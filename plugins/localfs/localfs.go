@@ -48,7 +48,7 @@ func (Plugin) Schema() sdk.Schema {
 
 // Configure validates a destination's configuration. It touches nothing on
 // disk; Check does.
-func (Plugin) Configure(_ context.Context, name string, cfg sdk.Config) (sdk.Destination, error) {
+func (Plugin) Configure(_ context.Context, d sdk.DestinationInfo, cfg sdk.Config) (sdk.Destination, error) {
 	path := cfg.String("path")
 	if path == "" {
 		return nil, sdk.ConfigError("path", errors.New("must not be empty"))
@@ -62,7 +62,7 @@ func (Plugin) Configure(_ context.Context, name string, cfg sdk.Config) (sdk.Des
 		return nil, sdk.ConfigError("folder", err)
 	}
 	return &destination{
-		name:   name,
+		name:   d.Name,
 		root:   root,
 		layout: legacylayout.Layout{Folder: folder},
 		fsync:  cfg.Bool("fsync", true),

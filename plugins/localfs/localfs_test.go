@@ -56,7 +56,7 @@ func TestConformance(t *testing.T) {
 func TestLayout(t *testing.T) {
 	ctx := context.Background()
 	root := t.TempDir()
-	d, err := localfs.Plugin{}.Configure(ctx, "acme", sdk.NewConfig(map[string]any{"path": root, "folder": "exports"}))
+	d, err := localfs.Plugin{}.Configure(ctx, sdk.DestinationInfo{Name: "acme", Account: "acme"}, sdk.NewConfig(map[string]any{"path": root, "folder": "exports"}))
 	if err != nil {
 		t.Fatal(err)
 	}

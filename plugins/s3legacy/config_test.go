@@ -158,7 +158,7 @@ func TestConfigureRefuses(t *testing.T) {
 			// The schema check runs first in the plugin server, as here.
 			err := schema.Check(cfg)
 			if err == nil {
-				_, err = p.Configure(context.Background(), "acme", cfg)
+				_, err = p.Configure(context.Background(), sdk.DestinationInfo{Name: "acme", Account: "acme"}, cfg)
 			}
 			if sdk.KindOf(err) != sdk.KindConfiguration || sdk.AttributeOf(err) != tc.attr {
 				t.Fatalf("got %v (kind %v, attribute %q), want a configuration error of %s", err, sdk.KindOf(err), sdk.AttributeOf(err), tc.attr)
@@ -178,10 +178,10 @@ func TestUnknownProfile(t *testing.T) {
 	}
 	t.Setenv("AWS_CONFIG_FILE", cfgFile)
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "credentials"))
-	if _, err := (&Plugin{}).Configure(context.Background(), "acme", sdk.NewConfig(baseConfig(map[string]any{"profile": "platform"}))); err != nil {
+	if _, err := (&Plugin{}).Configure(context.Background(), sdk.DestinationInfo{Name: "acme", Account: "acme"}, sdk.NewConfig(baseConfig(map[string]any{"profile": "platform"}))); err != nil {
 		t.Fatalf("existing profile: %v", err)
 	}
-	_, err := (&Plugin{}).Configure(context.Background(), "acme", sdk.NewConfig(baseConfig(map[string]any{"profile": "nope"})))
+	_, err := (&Plugin{}).Configure(context.Background(), sdk.DestinationInfo{Name: "acme", Account: "acme"}, sdk.NewConfig(baseConfig(map[string]any{"profile": "nope"})))
 	if sdk.AttributeOf(err) != "profile" || sdk.KindOf(err) != sdk.KindConfiguration {
 		t.Fatalf("unknown profile: %v", err)
 	}

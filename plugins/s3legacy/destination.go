@@ -25,7 +25,7 @@ const fallbackRegion = "us-east-1"
 
 // destination is one customer's bucket.
 type destination struct {
-	name     string
+	info     sdk.DestinationInfo
 	s        *settings
 	log      *slog.Logger
 	layout   legacylayout.Layout
@@ -45,7 +45,7 @@ type destination struct {
 
 var _ sdk.Destination = (*destination)(nil)
 
-func newDestination(ctx context.Context, name string, s settings, t tuning, log *slog.Logger) (*destination, error) {
+func newDestination(ctx context.Context, info sdk.DestinationInfo, s settings, t tuning, log *slog.Logger) (*destination, error) {
 	var opts []func(*config.LoadOptions) error
 	if s.Profile != "" {
 		opts = append(opts, config.WithSharedConfigProfile(s.Profile))
@@ -60,7 +60,7 @@ func newDestination(ctx context.Context, name string, s settings, t tuning, log 
 		return nil, sdk.ConfigError(attr, fmt.Errorf("load the platform's own AWS configuration: %w", err))
 	}
 	d := &destination{
-		name:          name,
+		info:          info,
 		s:             &s,
 		log:           log,
 		layout:        legacylayout.Layout{Folder: s.Folder},
@@ -133,7 +133,7 @@ func (d *destination) setRegion(r string) {
 // trust policy and the external ID. The role may only write, so the
 // bucket itself is first proven by an export.
 func (d *destination) Check(ctx context.Context) (string, error) {
-	session := d.s.roleSessionName(d.name)
+	session := d.s.roleSessionName(d.info.Account)
 	out, err := d.sessions.assume(ctx, session)
 	if err != nil {
 		return "", err

@@ -46,7 +46,7 @@ func configure(t testing.TB, p *Plugin, cfg map[string]any) *destination {
 	if err := schema.Check(sdk.NewConfig(cfg)); err != nil {
 		t.Fatalf("schema check: %v", err)
 	}
-	d, err := p.Configure(testContext(t), "acme", sdk.NewConfig(cfg))
+	d, err := p.Configure(testContext(t), sdk.DestinationInfo{Name: "acme", Account: "acme"}, sdk.NewConfig(cfg))
 	if err != nil {
 		t.Fatalf("Configure: %v", err)
 	}

@@ -116,7 +116,7 @@ func TestFullExportWithLeastPrivilege(t *testing.T) {
 	c := m.NewCustomer(t, testsupport.CustomerOptions{ExternalID: "acme", KMS: true})
 	client := launch(t, m.PlatformEnv())
 	ctx := testContext(t)
-	d, err := client.Configure(ctx, "acme", sdk.NewConfig(motoConfig(m, c, map[string]any{"folder": "exports/acme"})))
+	d, err := client.Configure(ctx, sdk.DestinationInfo{Name: "acme", Account: "acme"}, sdk.NewConfig(motoConfig(m, c, map[string]any{"folder": "exports/acme"})))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,7 +267,7 @@ func TestWrongExternalID(t *testing.T) {
 	s3 := testsupport.StartFaultProxy(t, m.Endpoint, testsupport.Faults{})
 	client := launch(t, m.PlatformEnv())
 	ctx := testContext(t)
-	d, err := client.Configure(ctx, "acme", sdk.NewConfig(motoConfig(m, c, map[string]any{
+	d, err := client.Configure(ctx, sdk.DestinationInfo{Name: "acme", Account: "acme"}, sdk.NewConfig(motoConfig(m, c, map[string]any{
 		"external_id": "not-acme", "endpoint": s3.URL, "sts_endpoint": sts.URL,
 	})))
 	if err != nil {
@@ -312,7 +312,7 @@ func TestRoleWithoutPutObject(t *testing.T) {
 }`})
 	client := launch(t, m.PlatformEnv())
 	ctx := testContext(t)
-	d, err := client.Configure(ctx, "acme", sdk.NewConfig(motoConfig(m, c, nil)))
+	d, err := client.Configure(ctx, sdk.DestinationInfo{Name: "acme", Account: "acme"}, sdk.NewConfig(motoConfig(m, c, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -347,7 +347,7 @@ func TestMissingBucket(t *testing.T) {
 }`})
 	client := launch(t, m.PlatformEnv())
 	ctx := testContext(t)
-	d, err := client.Configure(ctx, "acme", sdk.NewConfig(motoConfig(m, c, map[string]any{"bucket": c.Bucket + "-missing"})))
+	d, err := client.Configure(ctx, sdk.DestinationInfo{Name: "acme", Account: "acme"}, sdk.NewConfig(motoConfig(m, c, map[string]any{"bucket": c.Bucket + "-missing"})))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -88,7 +88,7 @@ var attributes = []sdk.Attribute{
 
 // Configure validates a destination's configuration and prepares its
 // clients. It does no network I/O: Check assumes the role.
-func (p *Plugin) Configure(ctx context.Context, name string, cfg sdk.Config) (sdk.Destination, error) {
+func (p *Plugin) Configure(ctx context.Context, info sdk.DestinationInfo, cfg sdk.Config) (sdk.Destination, error) {
 	s, err := parseSettings(cfg)
 	if err != nil {
 		return nil, err
@@ -101,5 +101,5 @@ func (p *Plugin) Configure(ctx context.Context, name string, cfg sdk.Config) (sd
 	if log == nil {
 		log = sdk.Logger()
 	}
-	return newDestination(ctx, name, s, t, log.With("destination", name))
+	return newDestination(ctx, info, s, t, log.With("destination", info.Name))
 }

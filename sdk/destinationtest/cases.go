@@ -28,7 +28,7 @@ func testSchema(t *testing.T, s *suite) {
 func testUnknownAttribute(t *testing.T, s *suite) {
 	cfg, _ := s.h.New(t)
 	cfg["no_such_attribute"] = "x"
-	_, err := s.client.Configure(ctxFor(t), "conformance-unknown", sdk.NewConfig(cfg))
+	_, err := s.client.Configure(ctxFor(t), sdk.DestinationInfo{Name: "conformance-unknown", Account: "conformance"}, sdk.NewConfig(cfg))
 	requireKind(t, err, sdk.KindConfiguration, "Configure with an unknown attribute")
 	if got := sdk.AttributeOf(err); got != "no_such_attribute" {
 		t.Fatalf("error names attribute %q, want no_such_attribute (%v)", got, err)
@@ -38,7 +38,7 @@ func testUnknownAttribute(t *testing.T, s *suite) {
 func testInvalidConfigs(t *testing.T, s *suite) {
 	for _, c := range s.h.Invalid {
 		t.Run(c.Name, func(t *testing.T) {
-			_, err := s.client.Configure(ctxFor(t), "conformance-invalid", sdk.NewConfig(c.Config))
+			_, err := s.client.Configure(ctxFor(t), sdk.DestinationInfo{Name: "conformance-invalid", Account: "conformance"}, sdk.NewConfig(c.Config))
 			requireKind(t, err, sdk.KindConfiguration, "Configure("+c.Name+")")
 			if got := sdk.AttributeOf(err); got != c.Attribute {
 				t.Fatalf("error names attribute %q, want %q (%v)", got, c.Attribute, err)

@@ -80,7 +80,7 @@ func (s *suite) destination(t *testing.T) (sdk.Destination, Inspector) {
 	t.Helper()
 	cfg, in := s.h.New(t)
 	name := fmt.Sprintf("conformance-%d", s.seq.Add(1))
-	d, err := s.client.Configure(ctxFor(t), name, sdk.NewConfig(cfg))
+	d, err := s.client.Configure(ctxFor(t), sdk.DestinationInfo{Name: name, Account: "conformance"}, sdk.NewConfig(cfg))
 	if err != nil {
 		t.Fatalf("Configure(%s): %v", name, err)
 	}

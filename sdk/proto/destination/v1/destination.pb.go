@@ -330,7 +330,9 @@ type ConfigureRequest struct {
 	Destination string                 `protobuf:"bytes,1,opt,name=destination,proto3" json:"destination,omitempty"`
 	// The destination's attributes as a JSON object, decoded by the daemon
 	// against the schema: every key is a declared attribute of its type.
-	ConfigJson    []byte `protobuf:"bytes,2,opt,name=config_json,json=configJson,proto3" json:"config_json,omitempty"`
+	ConfigJson []byte `protobuf:"bytes,2,opt,name=config_json,json=configJson,proto3" json:"config_json,omitempty"`
+	// The account whose dumps the destination receives.
+	Account       string `protobuf:"bytes,3,opt,name=account,proto3" json:"account,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -377,6 +379,13 @@ func (x *ConfigureRequest) GetConfigJson() []byte {
 		return x.ConfigJson
 	}
 	return nil
+}
+
+func (x *ConfigureRequest) GetAccount() string {
+	if x != nil {
+		return x.Account
+	}
+	return ""
 }
 
 type ConfigureResponse struct {
@@ -1146,11 +1155,12 @@ const file_destination_proto_rawDesc = "" +
 	"\x04type\x18\x02 \x01(\x0e2%.exportd.destination.v1.AttributeTypeR\x04type\x12\x1a\n" +
 	"\brequired\x18\x03 \x01(\bR\brequired\x12\x1c\n" +
 	"\tsensitive\x18\x04 \x01(\bR\tsensitive\x12 \n" +
-	"\vdescription\x18\x05 \x01(\tR\vdescription\"U\n" +
+	"\vdescription\x18\x05 \x01(\tR\vdescription\"o\n" +
 	"\x10ConfigureRequest\x12 \n" +
 	"\vdestination\x18\x01 \x01(\tR\vdestination\x12\x1f\n" +
 	"\vconfig_json\x18\x02 \x01(\fR\n" +
-	"configJson\"\x13\n" +
+	"configJson\x12\x18\n" +
+	"\aaccount\x18\x03 \x01(\tR\aaccount\"\x13\n" +
 	"\x11ConfigureResponse\"0\n" +
 	"\fCheckRequest\x12 \n" +
 	"\vdestination\x18\x01 \x01(\tR\vdestination\")\n" +
