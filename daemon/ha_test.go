@@ -304,11 +304,14 @@ func TestCrashRecovery(t *testing.T) {
 			cfg := c.config()
 			victim := startDaemon(t, cfg, "EXPORTD_TEST_CRASH="+tc.point)
 			victim.waitLog(t, "exportd running", 60*time.Second)
+			orphan := pluginPID(t, victim.cmd.Process.Pid)
 			c.publish(event.ModellingCompleted{AccountID: "acme", RunID: "run-1", CompletedAt: time.Now().UTC()})
 			victim.waitExit(t, time.Minute)
 			if ws, ok := victim.cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || ws.Signal() != syscall.SIGKILL {
 				t.Fatalf("exportd ended with %v, want SIGKILL at %s; output:\n%s", victim.cmd.ProcessState, tc.point, victim.out)
 			}
+			// The killed daemon's plugin notices and exits: no orphans.
+			waitGone(t, orphan, 30*time.Second)
 			if c.receipt("acme") != nil {
 				t.Fatal("a receipt was written by the crashed export")
 			}
@@ -400,6 +403,24 @@ func pluginPID(t *testing.T, parent int) int {
 	}
 	t.Fatal("no plugin process found")
 	return 0
+}
+
+// waitGone waits until process pid has exited (or is a zombie).
+func waitGone(t *testing.T, pid int, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return
+		}
+		s := string(stat)
+		if i := strings.LastIndexByte(s, ')'); i > 0 && len(s) > i+2 && s[i+2] == 'Z' {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("process %d is still running %v after its daemon died", pid, timeout)
 }
 
 // TestPluginKilledDuringExport kills the destination plugin while files

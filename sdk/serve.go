@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"time"
 
 	pb "github.com/exportd/exportd/sdk/proto/destination/v1"
 	"github.com/hashicorp/go-hclog"
@@ -54,6 +55,7 @@ func Serve(p Plugin) {
 		fmt.Fprintf(os.Stderr, "exportd plugin: %v\n", err)
 		os.Exit(1)
 	}
+	go exitWithParent(os.Getppid(), time.Second)
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: Handshake,
 		Plugins:         plugin.PluginSet{pluginName: &grpcPlugin{impl: srv}},
@@ -68,4 +70,17 @@ func Serve(p Plugin) {
 			JSONFormat: true,
 		}),
 	})
+}
+
+// exitWithParent ends the plugin when the daemon that started it is gone.
+// A daemon killed with SIGKILL cannot stop its plugins, and go-plugin
+// would leave them serving no one forever; the orphan notices that it
+// was handed to another parent and exits.
+func exitWithParent(parent int, every time.Duration) {
+	for range time.Tick(every) {
+		if os.Getppid() != parent {
+			Logger().Warn("the exportd daemon that started this plugin is gone; exiting")
+			os.Exit(1)
+		}
+	}
 }
