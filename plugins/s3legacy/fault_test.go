@@ -50,18 +50,7 @@ func TestFaultsAreRetried(t *testing.T) {
 	d := motoDestination(t, m, c, map[string]any{"endpoint": proxy.URL, "max_attempts": 12, "folder": "exports"})
 	ctx := testContext(t)
 	dm := encodeDump(t, exportTime(), 1, 64<<10)
-
-	exp, err := d.Begin(ctx, dm.info)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := putAll(ctx, exp, dm); err != nil {
-		t.Fatal(err)
-	}
-	rc, err := exp.Commit(ctx, dm.manifest())
-	if err != nil {
-		t.Fatal(err)
-	}
+	rc := exportDump(ctx, t, d, dm)
 
 	injected := proxy.Injected()
 	kinds := map[testsupport.Fault]int{}

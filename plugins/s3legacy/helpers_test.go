@@ -164,6 +164,24 @@ func (d dump) bytes() int64 {
 	return n
 }
 
+// exportDump runs a whole export of dm to d, as the daemon does (Begin,
+// concurrent Puts, Commit), failing the test on any error.
+func exportDump(ctx context.Context, t *testing.T, d sdk.Destination, dm dump) sdk.Receipt {
+	t.Helper()
+	exp, err := d.Begin(ctx, dm.info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := putAll(ctx, exp, dm); err != nil {
+		t.Fatal(err)
+	}
+	rc, err := exp.Commit(ctx, dm.manifest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rc
+}
+
 // putAll puts every file of d concurrently, as the daemon does.
 func putAll(ctx context.Context, exp sdk.Export, d dump) error {
 	var wg sync.WaitGroup

@@ -128,18 +128,8 @@ func TestFullExportWithLeastPrivilege(t *testing.T) {
 
 	at := time.Date(2023, 3, 14, 4, 3, 7, 963883000, time.UTC)
 	dm := encodeDump(t, at, 0.5, 64<<10)
-	exp, err := d.Begin(ctx, dm.info)
-	if err != nil {
-		t.Fatal(err)
-	}
 	start := time.Now()
-	if err := putAll(ctx, exp, dm); err != nil {
-		t.Fatal(err)
-	}
-	rc, err := exp.Commit(ctx, dm.manifest())
-	if err != nil {
-		t.Fatal(err)
-	}
+	rc := exportDump(ctx, t, d, dm)
 	elapsed := time.Since(start)
 	t.Logf("%d files, %d bytes delivered in %v (%.1f MB/s)", len(dm.files()), dm.bytes(), elapsed, float64(dm.bytes())/elapsed.Seconds()/1e6)
 	if rc.Location != "s3://"+c.Bucket+"/exports/acme/receipt.json" {

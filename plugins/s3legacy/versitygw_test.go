@@ -43,17 +43,7 @@ func TestStrictWire(t *testing.T) {
 	})
 	ctx := testContext(t)
 	dm := encodeDump(t, exportTime(), 1, 64<<10)
-	exp, err := d.Begin(ctx, dm.info)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := putAll(ctx, exp, dm); err != nil {
-		t.Fatal(err)
-	}
-	rc, err := exp.Commit(ctx, dm.manifest())
-	if err != nil {
-		t.Fatal(err)
-	}
+	rc := exportDump(ctx, t, d, dm)
 	t.Logf("%d files, %d requests, %d faults injected", len(dm.files()), len(proxy.Records()), proxy.Injected())
 	if proxy.Injected() == 0 {
 		t.Fatal("no fault injected")
