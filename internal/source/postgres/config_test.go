@@ -36,7 +36,8 @@ statement_timeout = "30m"
 lock_timeout = "10s"
 unconstrained_numeric = "decimal(38, 9)"
 tables = ["events", "companies"]
-table "events" { query = "SELECT * FROM events WHERE account = '${event.account_id}'" }
+max_value_size = "16MiB"
+table "events" { query = "SELECT * FROM events WHERE account = ${quote_literal(event.account_id)}" }
 `},
 		{name: "unknown attribute", body: "dsn = \"" + goodDSN + "\"\nschema = \"s\"\nschemas = \"x\"\n", want: `exportd.hcl:3,1-8: Unsupported argument; An argument named "schemas" is not expected here`},
 		{name: "no schema", body: "dsn = \"" + goodDSN + "\"\n", want: `The argument "schema" is required`},
@@ -76,7 +77,7 @@ table "events" { query = "SELECT * FROM events WHERE account = '${event.account_
 }
 
 func TestConfigValues(t *testing.T) {
-	s2 := newSource(t, "dsn = \""+goodDSN+"\"\nschema = \"acct_${event.account_id}\"\nparallelism = 3\nstatement_timeout = \"1m30s\"\nlock_timeout = \"250ms\"\ntables = [\"events\", \"companies\"]\ntable \"events\" { query = \"SELECT * FROM events_${event.run_id}\" }\n")
+	s2 := newSource(t, "dsn = \""+goodDSN+"\"\nschema = \"acct_${event.account_id}\"\nparallelism = 3\nstatement_timeout = \"1m30s\"\nlock_timeout = \"250ms\"\ntables = [\"events\", \"companies\"]\ntable \"events\" { query = \"SELECT * FROM ${quote_ident(\"events_${event.run_id}\")}\" }\n")
 	if s2.Parallelism() != 3 {
 		t.Errorf("parallelism %d", s2.Parallelism())
 	}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/exportd/exportd/internal/source"
@@ -80,7 +78,7 @@ func (s *snapshot) ReadTable(ctx context.Context, table string, w source.RowWrit
 		return fail("commit", err)
 	}
 	clean = true
-	slog.Debug("postgres table read", "schema", s.schema, "table", table, "rows", rows, "duration", time.Since(start))
+	s.src.log.Debug("postgres table read", "schema", s.schema, "table", table, "rows", rows, "duration", time.Since(start))
 	return nil
 }
 
@@ -120,10 +118,7 @@ func (s *snapshot) stream(pc *pgconn.PgConn, rr *pgconn.ResultReader, r *tableRe
 			rows++
 		}
 		if b.last {
-			if b.err != nil {
-				return rows, s.src.secrets.fail(fmt.Sprintf("read table %s.%s: after %d rows", s.schema, table, rows), b.err)
-			}
-			return rows, nil
+			return rows, s.ended(b.err, table, r, rows)
 		}
 		free <- b
 	}
@@ -141,10 +136,24 @@ func (s *snapshot) streamSerial(rr *pgconn.ResultReader, r *tableRead, table str
 		}
 		rows++
 	}
-	if _, err := rr.Close(); err != nil {
-		return rows, s.src.secrets.fail(fmt.Sprintf("read table %s.%s: after %d rows", s.schema, table, rows), err)
+	_, err = rr.Close()
+	return rows, s.ended(err, table, r, rows)
+}
+
+// ended turns how a table's result ended, after rows rows, into the read's
+// error.
+func (s *snapshot) ended(err error, table string, r *tableRead, rows int) error {
+	if err == nil {
+		return nil
 	}
-	return rows, nil
+	var big *valueTooLargeError
+	if errors.As(err, &big) && big.column >= 0 && big.column < len(r.columns) {
+		// Retrying reads the same value again: only a larger
+		// max_value_size, or a table query that leaves the value out, helps.
+		return permanentf("read table %s.%s: row %d: column %s: %v; raise max_value_size or select less in a table query",
+			s.schema, table, rows+1, r.columns[big.column], big)
+	}
+	return s.src.secrets.fail(fmt.Sprintf("read table %s.%s: after %d rows", s.schema, table, rows), err)
 }
 
 func (s *snapshot) row(dec *rowDecoder, vals [][]byte, table string, r *tableRead, n int) error {
@@ -158,9 +167,4 @@ func (s *snapshot) row(dec *rowDecoder, vals [][]byte, table string, r *tableRea
 		return fmt.Errorf("read table %s.%s: row %d: %w", s.schema, table, n+1, err)
 	}
 	return permanentf("read table %s.%s: row %d: column %s %s", s.schema, table, n+1, r.columns[col], err.Error())
-}
-
-// quoteLiteral quotes s as an SQL string literal.
-func quoteLiteral(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
 }
