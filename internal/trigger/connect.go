@@ -23,7 +23,9 @@ type ConnectOptions struct {
 }
 
 // Connect dials NATS: the embedded server in-process, or the configured
-// URL with its credentials, nkey or TLS. The connection reconnects forever.
+// URL with its credentials or TLS; either with the configured token or
+// nkey. The connection reconnects forever. Its errors never hold the
+// token or the seed.
 func Connect(ctx context.Context, o ConnectOptions) (*nats.Conn, error) {
 	log := o.Logger
 	if log == nil {
@@ -49,21 +51,26 @@ func Connect(ctx context.Context, o ConnectOptions) (*nats.Conn, error) {
 			log.Warn("NATS error", "error", err)
 		}),
 	}
-	url := o.Config.URL
+	c := o.Config
+	// A token or an nkey signs in to an external server or to the
+	// embedded one, whose listener requires it (in-process clients too).
+	if c.Token != "" {
+		opts = append(opts, nats.Token(c.Token))
+	}
+	if c.NKeyFile != "" {
+		opt, err := nats.NkeyOptionFromSeed(c.NKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("NATS nkey: %w", err)
+		}
+		opts = append(opts, opt)
+	}
+	url := c.URL
 	if o.Embedded != nil {
 		opts = append(opts, nats.InProcessServer(o.Embedded.Server()))
 		url = ""
 	} else {
-		c := o.Config
 		if c.CredentialsFile != "" {
 			opts = append(opts, nats.UserCredentials(c.CredentialsFile))
-		}
-		if c.NKeyFile != "" {
-			opt, err := nats.NkeyOptionFromSeed(c.NKeyFile)
-			if err != nil {
-				return nil, fmt.Errorf("NATS nkey: %w", err)
-			}
-			opts = append(opts, opt)
 		}
 		if c.TLS != nil {
 			if c.TLS.CAFile != "" {

@@ -158,6 +158,9 @@ func (d *blockDecoder) errorAt(r hcl.Range, summary, detail string) {
 // dsn reads dsn or dsn_file, exactly one, known at startup. The value is a
 // secret: diagnostics name the attribute only.
 func (d *blockDecoder) dsn(missing hcl.Range) {
+	// The DSN's line may hold a password: diagnostics show where, not it.
+	start := len(d.diags)
+	defer func() { config.MarkSensitive(d.diags[start:]) }()
 	dsnAttr, fileAttr := d.attrs["dsn"], d.attrs["dsn_file"]
 	switch {
 	case dsnAttr != nil && fileAttr != nil:

@@ -8,7 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/exportd/exportd/internal/config"
 	"github.com/exportd/exportd/internal/source"
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 )
 
 const goodDSN = "postgres://u:pw@127.0.0.1:5432/db?sslmode=disable"
@@ -111,5 +114,23 @@ func TestConfigValues(t *testing.T) {
 	}
 	if _, ok := source.Lookup("postgres"); !ok {
 		t.Error(`source "postgres" is not registered`)
+	}
+}
+
+// TestDSNDiagnosticsHideThePassword: a diagnostic about a DSN written into
+// the file says where it is, without printing the line that holds the
+// password.
+func TestDSNDiagnosticsHideThePassword(t *testing.T) {
+	const password = "hunter2-very-secret"
+	src := "schema = \"s\"\ndsn = \"postgres://u:" + password + "@h:port/db\"\n"
+	f, diags := hclsyntax.ParseConfig([]byte(src), "exportd.hcl", hcl.InitialPos)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	_, diags = New(f.Body, testEnv())
+	var out strings.Builder
+	config.WriteDiagnostics(&out, map[string]*hcl.File{"exportd.hcl": f}, diags)
+	if !strings.Contains(out.String(), "exportd.hcl:2:1: error: Invalid DSN") || strings.Contains(out.String(), password) {
+		t.Fatalf("diagnostics:\n%s", out.String())
 	}
 }
