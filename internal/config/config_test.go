@@ -312,3 +312,15 @@ func TestNATSAuthentication(t *testing.T) {
 		})
 	}
 }
+
+// TestSensitiveDestinationDiagnostics: a diagnostic about a sensitive
+// attribute of a destination says where it is without printing its line.
+func TestSensitiveDestinationDiagnostics(t *testing.T) {
+	c := mustParse(t, "data_dir = \"x\"\nsource \"sample\" {}\ndestination \"s3legacy\" \"d\" {\n  account = \"acme\"\n  bucket = \"b\"\n  secret = [\"hunter2-in-a-list\"]\n}\n")
+	_, diags := c.DecodeDestination(c.Destinations[0], testSchema)
+	var out strings.Builder
+	WriteDiagnostics(&out, c.Files, diags)
+	if !diags.HasErrors() || !strings.Contains(out.String(), "test.hcl:6:12: error:") || strings.Contains(out.String(), "hunter2") {
+		t.Fatalf("diagnostics:\n%s", out.String())
+	}
+}

@@ -165,12 +165,12 @@ func (s *Service) configureDestinations(ctx context.Context) hcl.Diagnostics {
 				// The range points at the attribute: say what is wrong with it.
 				rng, err = d.AttributeRange(se.Attribute), se.Err
 			}
-			diags = append(diags, &hcl.Diagnostic{
+			diags = append(diags, d.MarkSensitive(schema, hcl.Diagnostics{{
 				Severity: hcl.DiagError,
 				Summary:  "Invalid destination configuration",
 				Detail:   fmt.Sprintf("Destination %q (plugin %s): %v", d.Name, d.Plugin, err),
 				Subject:  rng.Ptr(),
-			})
+			}})...)
 			continue
 		}
 		s.Destinations[d.Name] = dest
