@@ -42,33 +42,12 @@ func (s *snapshot) ReadTable(ctx context.Context, table string, w source.RowWrit
 		conn.Release()
 	}()
 
-	begin := "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT " +
-		quoteLiteral(s.id) + "; SET LOCAL search_path = " + pgx.Identifier{s.schema}.Sanitize()
-	if _, err := pc.Exec(ctx, begin).ReadAll(); err != nil {
-		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && pgErr.Code == "22023" {
-			// "invalid snapshot identifier": the coordinator's
-			// transaction is gone (its connection was lost). Another
-			// try starts a new one.
-			return sdk.Retryable(fail("import snapshot (the coordinator connection was lost)", err))
-		}
+	if err := s.importSnapshot(ctx, pc); err != nil {
 		return fail("import snapshot", err)
 	}
-
 	rr := pc.ExecParams(ctx, r.query, nil, nil, nil, r.formats)
-	// ExecParams has read the row description (or the error). Check
-	// that the columns are still what Open described: the coordinator's
-	// locks make a change unlikely, but a table query over tables it did
-	// not lock can still see one.
-	if fields := rr.FieldDescriptions(); fields != nil {
-		if len(fields) != len(r.oids) {
-			return sdk.Retryable(fmt.Errorf("read table %s.%s: it has %d columns, %d when the export began", s.schema, table, len(fields), len(r.oids)))
-		}
-		for i, f := range fields {
-			if f.DataTypeOID != r.oids[i] {
-				return sdk.Retryable(fmt.Errorf("read table %s.%s: column %s changed type since the export began", s.schema, table, r.columns[i]))
-			}
-		}
+	if err := s.checkColumns(rr, r, table); err != nil {
+		return err
 	}
 	rows, err := s.stream(pc, rr, r, table, w)
 	if err != nil {
@@ -79,6 +58,41 @@ func (s *snapshot) ReadTable(ctx context.Context, table string, w source.RowWrit
 	}
 	clean = true
 	s.src.log.Debug("postgres table read", "schema", s.schema, "table", table, "rows", rows, "duration", time.Since(start))
+	return nil
+}
+
+// importSnapshot begins a reader's transaction in the coordinator's
+// snapshot.
+func (s *snapshot) importSnapshot(ctx context.Context, pc *pgconn.PgConn) error {
+	begin := "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT " +
+		quoteLiteral(s.id) + "; SET LOCAL search_path = " + pgx.Identifier{s.schema}.Sanitize()
+	_, err := pc.Exec(ctx, begin).ReadAll()
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "22023" {
+		// "invalid snapshot identifier": the coordinator's transaction is
+		// gone (its connection was lost). Another try starts a new one.
+		return sdk.Retryable(fmt.Errorf("the coordinator connection was lost: %w", err))
+	}
+	return err
+}
+
+// checkColumns checks, once ExecParams has read the row description (or
+// the error), that the columns are still what Open described: the
+// coordinator's locks make a change unlikely, but a table query over
+// tables it did not lock can still see one.
+func (s *snapshot) checkColumns(rr *pgconn.ResultReader, r *tableRead, table string) error {
+	fields := rr.FieldDescriptions()
+	if fields == nil {
+		return nil
+	}
+	if len(fields) != len(r.oids) {
+		return sdk.Retryable(fmt.Errorf("read table %s.%s: it has %d columns, %d when the export began", s.schema, table, len(fields), len(r.oids)))
+	}
+	for i, f := range fields {
+		if f.DataTypeOID != r.oids[i] {
+			return sdk.Retryable(fmt.Errorf("read table %s.%s: column %s changed type since the export began", s.schema, table, r.columns[i]))
+		}
+	}
 	return nil
 }
 
