@@ -12,6 +12,11 @@ nats {
   # No url: exportd runs its own NATS server with JetStream, storing its
   # data in data_dir. Listening on loopback lets `exportd publish` reach it.
   listen = "127.0.0.1:14222"
+  # With EXPORTD_NATS_TOKEN set, the server requires it of every client
+  # (exportd publish reads it from this file too); unset, anyone on the
+  # machine may publish, and the daemon warns that it listens without
+  # authentication.
+  token = env("EXPORTD_NATS_TOKEN", "")
 }
 
 http {

@@ -37,8 +37,14 @@ http {
 
 source "postgres" {
   dsn_file          = "/etc/exportd/postgres.dsn"
-  schema            = "acct_${event.account_id}"
+  schema            = "acct_${event.account_id}"   # at most 63 bytes once evaluated
   statement_timeout = "30m"
+  max_value_size    = "64MiB"                      # a larger value fails the export
+
+  # Event values reach a query only through quote_literal() or quote_ident().
+  table "events" {
+    query = "SELECT * FROM events WHERE NOT deleted AND account_id = ${quote_literal(event.account_id)}"
+  }
 }
 
 parquet {

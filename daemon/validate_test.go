@@ -47,3 +47,32 @@ destination "localfs" "d" {
 		t.Fatalf("the password leaked:\n%s", out)
 	}
 }
+
+// TestValidateEventValuesInSQL: `exportd validate` refuses a table query
+// that interpolates an event value raw, and a schema that two accounts
+// could share, pointing at each; no database is needed to tell.
+func TestValidateEventValuesInSQL(t *testing.T) {
+	cfg := writeConfig(t, fmt.Sprintf(`data_dir = %q
+source "postgres" {
+  dsn    = "postgres://exportd:not-the-password@127.0.0.1:1/db"
+  schema = "acct_${event.account_id}_${event.snapshot}"
+  tables = ["events"]
+  table "events" {
+    query = "SELECT * FROM events WHERE account = '${event.account_id}'"
+  }
+}
+`, t.TempDir()))
+	out, code := runExportd(t, "validate", "-config", cfg)
+	for _, want := range []string{
+		"exportd.hcl:4:40: error: Ambiguous schema",
+		"exportd.hcl:7:54: error: Unquoted event value in a query",
+		"${quote_literal(event.account_id)}",
+	} {
+		if code != 1 || !strings.Contains(out, want) {
+			t.Fatalf("validate exited %d, want 1 with %q:\n%s", code, want, out)
+		}
+	}
+	if strings.Contains(out, "not-the-password") {
+		t.Fatalf("the password leaked:\n%s", out)
+	}
+}

@@ -62,8 +62,14 @@ type NATS struct {
 	Listen string
 
 	CredentialsFile string
-	NKeyFile        string
-	TLS             *TLS
+	// NKeyFile holds an nkey seed (a secret): the daemon and the commands
+	// sign in with it, to an external server or to the embedded one,
+	// which then admits only that key.
+	NKeyFile string
+	// Token is a secret shared by every client: an external server's
+	// token, or the one the embedded server then requires.
+	Token string
+	TLS   *TLS
 
 	Stream   string
 	Subjects []string
@@ -290,12 +296,13 @@ func (c *Config) decodeNATS(d *decoder, b *rawNATS) {
 		KVPrefix:        DefaultKVPrefix,
 	}
 	if b != nil {
-		a := d.attrs(b.Body, "url", "listen", "credentials_file", "nkey_file", "stream", "subjects",
+		a := d.attrs(b.Body, "url", "listen", "credentials_file", "nkey_file", "token", "stream", "subjects",
 			"retention", "consumer", "replicas", "max_age", "duplicate_window", "kv_prefix")
 		d.str(a["url"], &n.URL)
 		d.loopbackAddr(a["listen"], &n.Listen)
 		n.CredentialsFile = d.path(a["credentials_file"], "")
 		n.NKeyFile = d.path(a["nkey_file"], "")
+		d.secret(a["token"], &n.Token)
 		d.name(a["stream"], &n.Stream)
 		d.strs(a["subjects"], &n.Subjects)
 		d.oneOf(a["retention"], &n.Retention, "limits", "workqueue")
@@ -308,9 +315,16 @@ func (c *Config) decodeNATS(d *decoder, b *rawNATS) {
 			t := d.attrs(b.TLS.Body, "ca_file", "cert_file", "key_file")
 			n.TLS = &TLS{CAFile: d.path(t["ca_file"], ""), CertFile: d.path(t["cert_file"], ""), KeyFile: d.path(t["key_file"], "")}
 		}
-		if n.URL == "" && (n.CredentialsFile != "" || n.NKeyFile != "" || n.TLS != nil) {
+		switch {
+		case n.URL == "" && (n.CredentialsFile != "" || n.TLS != nil):
 			d.errorf(b.Body.MissingItemRange(), "NATS credentials without a URL",
-				"credentials_file, nkey_file and tls apply to an external NATS server; set url or remove them.")
+				"credentials_file and tls apply to an external NATS server; set url or remove them.")
+		case n.URL == "" && n.Listen == "" && (n.NKeyFile != "" || n.Token != ""):
+			d.errorf(b.Body.MissingItemRange(), "NATS authentication without a listener",
+				"token and nkey_file protect the embedded server's listen address, or sign in to an external url; set one of them, or remove token and nkey_file.")
+		case n.NKeyFile != "" && n.Token != "":
+			d.sensitiveErrorf(a["token"].Range, "Both token and nkey_file",
+				"NATS takes one way to sign in: give either token or nkey_file.")
 		}
 		if n.URL != "" && n.Listen != "" {
 			d.errorf(a["listen"].Range, "listen needs the embedded server",

@@ -268,3 +268,59 @@ func TestParseSize(t *testing.T) {
 		}
 	}
 }
+
+// TestNATSAuthentication: the embedded server's listener takes a token or
+// an nkey; each applies to an external url too; they exclude each other;
+// and no diagnostic ever shows a token.
+func TestNATSAuthentication(t *testing.T) {
+	const secret = "s3cr3t-t0ken"
+	for _, tc := range []struct {
+		name, nats string
+		want       string // in the diagnostics; "" for none
+		token, key string
+	}{
+		{name: "listen with a token", nats: `listen = "127.0.0.1:4222"` + "\ntoken = \"" + secret + `"`, token: secret},
+		{name: "listen with an nkey", nats: `listen = "127.0.0.1:4222"` + "\nnkey_file = \"/etc/exportd/nats.nk\"", key: "/etc/exportd/nats.nk"},
+		{name: "external with a token", nats: `url = "nats://127.0.0.1:4222"` + "\ntoken = \"" + secret + `"`, token: secret},
+		{name: "empty token", nats: `listen = "127.0.0.1:4222"` + "\ntoken = \"\""},
+		{name: "token without a listener", nats: `token = "` + secret + `"`, want: "NATS authentication without a listener"},
+		{name: "nkey without a listener", nats: `nkey_file = "x.nk"`, want: "NATS authentication without a listener"},
+		{name: "token and nkey", nats: `listen = "127.0.0.1:4222"` + "\ntoken = \"" + secret + "\"\nnkey_file = \"x.nk\"", want: "Both token and nkey_file"},
+		{name: "token with a newline", nats: `listen = "127.0.0.1:4222"` + "\ntoken = \"" + secret + `\n"`, want: "token has leading or trailing white space"},
+		{name: "token of the wrong type", nats: `listen = "127.0.0.1:4222"` + "\ntoken = [\"" + secret + `"]`, want: "string required"},
+		{name: "credentials without a url", nats: `listen = "127.0.0.1:4222"` + "\ncredentials_file = \"x.creds\"", want: "NATS credentials without a URL"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, diags := Parse([]byte("data_dir = \"/x\"\nsource \"sample\" {}\nnats {\n"+tc.nats+"\n}\n"), "test.hcl", "/tmp")
+			if tc.want == "" {
+				if diags.HasErrors() {
+					t.Fatal(diags)
+				}
+				if c.NATS.Token != tc.token || c.NATS.NKeyFile != tc.key {
+					t.Fatalf("token %q, nkey file %q", c.NATS.Token, c.NATS.NKeyFile)
+				}
+				return
+			}
+			if !diags.HasErrors() || !strings.Contains(diags.Error(), tc.want) {
+				t.Fatalf("diagnostics %v, want %q", diags, tc.want)
+			}
+			var out strings.Builder
+			WriteDiagnostics(&out, c.Files, diags)
+			if strings.Contains(diags.Error(), secret) || strings.Contains(out.String(), secret) {
+				t.Fatalf("a diagnostic shows the token:\n%s", out.String())
+			}
+		})
+	}
+}
+
+// TestSensitiveDestinationDiagnostics: a diagnostic about a sensitive
+// attribute of a destination says where it is without printing its line.
+func TestSensitiveDestinationDiagnostics(t *testing.T) {
+	c := mustParse(t, "data_dir = \"x\"\nsource \"sample\" {}\ndestination \"s3legacy\" \"d\" {\n  account = \"acme\"\n  bucket = \"b\"\n  secret = [\"hunter2-in-a-list\"]\n}\n")
+	_, diags := c.DecodeDestination(c.Destinations[0], testSchema)
+	var out strings.Builder
+	WriteDiagnostics(&out, c.Files, diags)
+	if !diags.HasErrors() || !strings.Contains(out.String(), "test.hcl:6:12: error:") || strings.Contains(out.String(), "hunter2") {
+		t.Fatalf("diagnostics:\n%s", out.String())
+	}
+}

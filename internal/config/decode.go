@@ -52,6 +52,32 @@ func (d *decoder) str(a *hcl.Attribute, dst *string) {
 	}
 }
 
+// secret decodes a string that must never be shown: its diagnostics name
+// the attribute, not the value. Empty means none, so that
+// env("NAME", "") can leave it unset.
+func (d *decoder) secret(a *hcl.Attribute, dst *string) {
+	if a == nil {
+		return
+	}
+	var v string
+	diags := gohcl.DecodeExpression(a.Expr, d.ctx, &v)
+	d.diags = append(d.diags, MarkSensitive(diags)...)
+	if diags.HasErrors() {
+		return
+	}
+	if v != "" && strings.TrimSpace(v) != v {
+		d.sensitiveErrorf(a.Expr.Range(), "Invalid "+a.Name, a.Name+" has leading or trailing white space (a newline from a file, say).")
+		return
+	}
+	*dst = v
+}
+
+// sensitiveErrorf is errorf for a subject that holds a secret.
+func (d *decoder) sensitiveErrorf(rng hcl.Range, summary, detail string) {
+	d.errorf(rng, summary, detail)
+	MarkSensitive(d.diags[len(d.diags)-1:])
+}
+
 func (d *decoder) strs(a *hcl.Attribute, dst *[]string) {
 	if a != nil {
 		d.decode(a, dst)
@@ -234,7 +260,7 @@ func (d *decoder) loopbackAddr(a *hcl.Attribute, dst *string) {
 	}
 	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
 		d.errorf(a.Expr.Range(), "Address not on loopback",
-			"The embedded NATS server has no authentication, so it only listens on 127.0.0.1, ::1 or localhost. Run a NATS cluster for remote access.")
+			"The embedded NATS server listens only on 127.0.0.1, ::1 or localhost, without TLS. Run a NATS cluster for remote access.")
 		return
 	}
 	*dst = v

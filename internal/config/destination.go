@@ -29,6 +29,7 @@ func (c *Config) DecodeDestination(d Destination, schema sdk.Schema) (sdk.Config
 		spec[a.Name] = &hcldec.AttrSpec{Name: a.Name, Type: attrTypes[a.Type], Required: a.Required}
 	}
 	val, diags := hcldec.Decode(d.Body, spec, evalContext(c.Dir))
+	d.MarkSensitive(schema, diags)
 	if diags.HasErrors() {
 		return sdk.Config{}, diags
 	}
@@ -59,6 +60,22 @@ func (d Destination) AttributeRange(name string) hcl.Range {
 		return a.Expr.Range()
 	}
 	return d.DeclRange
+}
+
+// MarkSensitive marks as Sensitive the diagnostics whose subject lies in
+// an attribute the schema says is sensitive, so that printing them does not
+// show its line. It returns diags.
+func (d Destination) MarkSensitive(schema sdk.Schema, diags hcl.Diagnostics) hcl.Diagnostics {
+	attrs, _ := d.Body.JustAttributes()
+	for _, diag := range diags {
+		for _, a := range attrs {
+			sa := schema.Attribute(a.Name)
+			if sa != nil && sa.Sensitive && diag.Subject != nil && a.Range.Overlaps(*diag.Subject) {
+				diag.Extra = Sensitive{}
+			}
+		}
+	}
+	return diags
 }
 
 // Redact renders a destination configuration for logs and messages, with

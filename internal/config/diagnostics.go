@@ -9,6 +9,19 @@ import (
 	"github.com/hashicorp/hcl/v2"
 )
 
+// Sensitive, as a diagnostic's Extra, says that its subject holds a secret
+// (a token, a DSN with a password): WriteDiagnostics then shows where it
+// is, not the line itself.
+type Sensitive struct{}
+
+// MarkSensitive marks diags as Sensitive and returns them.
+func MarkSensitive(diags hcl.Diagnostics) hcl.Diagnostics {
+	for _, d := range diags {
+		d.Extra = Sensitive{}
+	}
+	return diags
+}
+
 // WriteDiagnostics prints diagnostics as compilers do, one per block:
 //
 //	exportd.hcl:8:3: error: Unsupported argument
@@ -33,7 +46,7 @@ func WriteDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnos
 				fmt.Fprintf(w, "  %s\n", line)
 			}
 		}
-		if d.Subject != nil {
+		if _, secret := d.Extra.(Sensitive); d.Subject != nil && !secret {
 			writeExcerpt(w, files[d.Subject.Filename], *d.Subject)
 		}
 	}

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"strings"
 	"time"
 )
 
@@ -26,7 +25,8 @@ type ModellingCompleted struct {
 	RunID       string    `json:"run_id"`
 	CompletedAt time.Time `json:"completed_at"`
 	// Snapshot is a source-specific reference to the data to export, for
-	// example a snapshot folder of the dir source. Optional.
+	// example a schema suffix of a modelling run. Optional; when set, it
+	// follows the rules of ids (see ValidSnapshot).
 	Snapshot string `json:"snapshot,omitempty"`
 }
 
@@ -36,6 +36,10 @@ var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_\-]{0,127}$`)
 
 // ValidID reports whether s is a well-formed account or run id.
 func ValidID(s string) bool { return idPattern.MatchString(s) }
+
+// ValidSnapshot reports whether s is an acceptable snapshot reference:
+// empty (none), or a well-formed id.
+func ValidSnapshot(s string) bool { return s == "" || ValidID(s) }
 
 // Subject is the subject on which an account's events are published.
 func Subject(accountID string) string { return SubjectPrefix + accountID }
@@ -87,8 +91,11 @@ func Decode(subject string, data []byte) (ModellingCompleted, error) {
 		if err := json.Unmarshal(*raw.Snapshot, &s); err != nil {
 			return ev, errors.New("snapshot must be a string")
 		}
-		if len(s) > 1024 || strings.ContainsAny(s, "\x00\n\r") {
-			return ev, errors.New("snapshot is longer than 1024 bytes or has control characters")
+		// Sources put the snapshot into schema names, queries and paths:
+		// it follows the rules of ids, so that it cannot smuggle a
+		// separator, a quote or a path segment into them.
+		if !ValidSnapshot(s) {
+			return ev, fmt.Errorf("snapshot %q is not a valid reference (letters, digits, _ and -, at most 128)", truncate(s))
 		}
 		ev.Snapshot = s
 	}

@@ -23,6 +23,11 @@ func TestDecode(t *testing.T) {
 		{"account with a dot", "modelling.completed.a.b", `{"account_id":"a.b","run_id":"r","completed_at":"2024-01-02T03:04:05Z"}`, "not a valid id"},
 		{"run id too long", "modelling.completed.acme", `{"account_id":"acme","run_id":"` + strings.Repeat("r", 129) + `","completed_at":"2024-01-02T03:04:05Z"}`, "not a valid id"},
 		{"bad time", "modelling.completed.acme", `{"account_id":"acme","run_id":"r","completed_at":"2024-13-02"}`, "not an RFC 3339 time"},
+		{"snapshot with a separator", "modelling.completed.acme", `{"account_id":"acme","run_id":"r","completed_at":"2024-01-02T03:04:05Z","snapshot":"b.c"}`, "snapshot \"b.c\" is not a valid reference"},
+		{"snapshot with a quote", "modelling.completed.acme", `{"account_id":"acme","run_id":"r","completed_at":"2024-01-02T03:04:05Z","snapshot":"x'--"}`, "not a valid reference"},
+		{"snapshot with a path", "modelling.completed.acme", `{"account_id":"acme","run_id":"r","completed_at":"2024-01-02T03:04:05Z","snapshot":"../b"}`, "not a valid reference"},
+		{"snapshot too long", "modelling.completed.acme", `{"account_id":"acme","run_id":"r","completed_at":"2024-01-02T03:04:05Z","snapshot":"` + strings.Repeat("s", 129) + `"}`, "not a valid reference"},
+		{"snapshot with a newline", "modelling.completed.acme", `{"account_id":"acme","run_id":"r","completed_at":"2024-01-02T03:04:05Z","snapshot":"a\nb"}`, "not a valid reference"},
 		{"snapshot not a string", "modelling.completed.acme", `{"account_id":"acme","run_id":"r","completed_at":"2024-01-02T03:04:05Z","snapshot":{}}`, "snapshot must be a string"},
 		{"wrong subject", "modelling.completed.other", `{"account_id":"acme","run_id":"r","completed_at":"2024-01-02T03:04:05Z"}`, "arrived on subject"},
 		{"too large", "modelling.completed.acme", strings.Repeat(" ", MaxSize+1), "more than the"},
@@ -67,7 +72,7 @@ func FuzzDecode(f *testing.F) {
 			}
 			return
 		}
-		if !ValidID(ev.AccountID) || !ValidID(ev.RunID) || ev.CompletedAt.IsZero() && !strings.Contains(string(data), "0001-01-01") {
+		if !ValidID(ev.AccountID) || !ValidID(ev.RunID) || !ValidSnapshot(ev.Snapshot) || ev.CompletedAt.IsZero() && !strings.Contains(string(data), "0001-01-01") {
 			t.Fatalf("accepted a malformed event: %+v", ev)
 		}
 		if subject != "" && subject != Subject(ev.AccountID) {

@@ -10,6 +10,8 @@ type arena struct {
 	used  [][]byte // filled chunks of this batch
 	spare [][]byte // chunks free for reuse
 	size  int      // bytes handed out in this batch
+	// largest is the largest value handed out in this batch.
+	largest int
 }
 
 const (
@@ -29,6 +31,7 @@ func (a *arena) alloc(n int) []byte {
 		return emptyBytes
 	}
 	a.size += n
+	a.largest = max(a.largest, n)
 	if n > arenaLarge {
 		return make([]byte, n)
 	}
@@ -72,5 +75,5 @@ func (a *arena) reset() {
 	clear(a.used)
 	a.used = a.used[:0]
 	a.cur = a.cur[:0]
-	a.size = 0
+	a.size, a.largest = 0, 0
 }

@@ -21,9 +21,15 @@ type lane struct {
 	table   *schema.Table
 	opts    *Options
 	sink    *sink
+	cfg     *parquet.WriterConfig
 	pw      *parquet.Writer
 	columns []*parquet.ColumnWriter
 	buf     *bufio.Writer // reused by every file of the lane
+	// oversized is set when the file being written holds a value of
+	// oversizedValue bytes or more: the parquet writer's buffers grew to
+	// hold it, and keep that size, so the lane replaces the writer once
+	// the file is finished.
+	oversized bool
 
 	out       *output // file being written, nil between files
 	fileRows  int64
@@ -55,15 +61,29 @@ func newLane(t *schema.Table, opts *Options, s *sink) (*lane, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parquet writer configuration: %w", err)
 	}
-	pw := parquet.NewWriter(io.Discard, cfg)
-	return &lane{
-		table:   t,
-		opts:    opts,
-		sink:    s,
-		pw:      pw,
-		columns: pw.ColumnWriters(),
-		buf:     bufio.NewWriterSize(nil, outputBufferSize),
-	}, nil
+	l := &lane{
+		table: t,
+		opts:  opts,
+		sink:  s,
+		cfg:   cfg,
+		buf:   bufio.NewWriterSize(nil, outputBufferSize),
+	}
+	l.renew()
+	return l, nil
+}
+
+// oversizedValue is the size of a value from which a lane renews its
+// parquet writer after the file holding it. parquet-go keeps its column
+// buffers and page bounds at the largest size they reached, for as long as
+// the writer lives: without renewal, one 64 MiB value would pin some four
+// times its size until the table ends.
+const oversizedValue = 8 << 20
+
+// renew gives the lane a fresh parquet writer.
+func (l *lane) renew() {
+	l.pw = parquet.NewWriter(io.Discard, l.cfg)
+	l.columns = l.pw.ColumnWriters()
+	l.oversized = false
 }
 
 // write hands a batch's values to the column writers, opening a file if
@@ -76,6 +96,9 @@ func (l *lane) write(b *batch) error {
 		}
 	}
 	n := int64(b.rows)
+	if b.arena.largest >= oversizedValue {
+		l.oversized = true
+	}
 	// With one lane the builder ends batches where the row group must end.
 	// With several it cannot know whose row group a batch joins, so the
 	// lane ends its row group before a batch that would overfill it.
@@ -137,6 +160,9 @@ func (l *lane) finish(ctx context.Context) error {
 	if err := l.pw.Close(); err != nil {
 		out.discard()
 		return fmt.Errorf("write %s: %w", out.path, err)
+	}
+	if l.oversized {
+		l.renew()
 	}
 	if err := out.close(); err != nil {
 		out.discard()

@@ -80,14 +80,13 @@ func (s *Service) connect(ctx context.Context, name string, allowShared bool) (*
 		switch {
 		case err == nil:
 			c.lock = lock
-			emb, err := trigger.StartEmbedded(trigger.EmbeddedOptions{StoreDir: filepath.Join(cfg.DataDir, "nats"), Listen: cfg.NATS.Listen})
+			emb, err := s.startEmbedded()
 			if err != nil {
 				c.close()
 				return nil, err
 			}
 			c.embedded = emb
 			opts.Embedded = emb
-			s.Log.Info("embedded NATS started", "store", filepath.Join(cfg.DataDir, "nats"), "listen", emb.ClientURL())
 		case errors.Is(err, ErrDataDirBusy) && allowShared && cfg.NATS.Listen != "":
 			opts.Config.URL = "nats://" + cfg.NATS.Listen
 		case errors.Is(err, ErrDataDirBusy) && allowShared:
@@ -118,4 +117,34 @@ func (s *Service) connect(ctx context.Context, name string, allowShared bool) (*
 		return nil, err
 	}
 	return c, nil
+}
+
+// startEmbedded starts the embedded NATS server in the data directory,
+// requiring the configured token or nkey of its clients. Listening without
+// either lets any local process publish events and request re-exports: it
+// works, and says so.
+func (s *Service) startEmbedded() (*trigger.Embedded, error) {
+	n := s.Config.NATS
+	o := trigger.EmbeddedOptions{StoreDir: filepath.Join(s.Config.DataDir, "nats"), Listen: n.Listen, Token: n.Token}
+	auth := "none"
+	switch {
+	case n.Token != "":
+		auth = "token"
+	case n.NKeyFile != "":
+		pub, err := trigger.PublicNKey(n.NKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("embedded NATS: %w", err)
+		}
+		o.NKey, auth = pub, "nkey"
+	}
+	emb, err := trigger.StartEmbedded(o)
+	if err != nil {
+		return nil, err
+	}
+	s.Log.Info("embedded NATS started", "store", o.StoreDir, "listen", emb.ClientURL(), "authentication", auth)
+	if n.Listen != "" && !emb.Authenticated() {
+		s.Log.Warn("embedded NATS listens without authentication: any local process can publish events and request re-exports; set nats { token } or nkey_file",
+			"listen", emb.ClientURL())
+	}
+	return emb, nil
 }

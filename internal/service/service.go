@@ -51,7 +51,7 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Service,
 	s := &Service{Config: cfg, Log: log, Metrics: metrics.New(), Destinations: map[string]sdk.Destination{}}
 	var diags hcl.Diagnostics
 
-	src, d := buildSource(cfg)
+	src, d := buildSource(cfg, log)
 	diags = append(diags, d...)
 	s.Source = src
 	if err := ParquetOptions(cfg.Parquet).Validate(); err != nil {
@@ -82,7 +82,7 @@ func (s *Service) Close() {
 	}
 }
 
-func buildSource(cfg *config.Config) (source.Source, hcl.Diagnostics) {
+func buildSource(cfg *config.Config, log *slog.Logger) (source.Source, hcl.Diagnostics) {
 	factory, ok := source.Lookup(cfg.Source.Kind)
 	if !ok {
 		return nil, hcl.Diagnostics{{
@@ -92,7 +92,7 @@ func buildSource(cfg *config.Config) (source.Source, hcl.Diagnostics) {
 			Subject:  cfg.Source.DeclRange.Ptr(),
 		}}
 	}
-	return factory(cfg.Source.Body, source.Env{EvalContext: cfg.EventContext, DataDir: cfg.DataDir})
+	return factory(cfg.Source.Body, source.Env{EvalContext: cfg.EventContext, DataDir: cfg.DataDir, Logger: log})
 }
 
 func pluginSpecs(cfg *config.Config) []pluginhost.Spec {
@@ -165,12 +165,12 @@ func (s *Service) configureDestinations(ctx context.Context) hcl.Diagnostics {
 				// The range points at the attribute: say what is wrong with it.
 				rng, err = d.AttributeRange(se.Attribute), se.Err
 			}
-			diags = append(diags, &hcl.Diagnostic{
+			diags = append(diags, d.MarkSensitive(schema, hcl.Diagnostics{{
 				Severity: hcl.DiagError,
 				Summary:  "Invalid destination configuration",
 				Detail:   fmt.Sprintf("Destination %q (plugin %s): %v", d.Name, d.Plugin, err),
 				Subject:  rng.Ptr(),
-			})
+			}})...)
 			continue
 		}
 		s.Destinations[d.Name] = dest

@@ -10,6 +10,7 @@ package source
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math/big"
 	"sort"
 	"sync"
@@ -100,6 +101,8 @@ type Env struct {
 	EvalContext func(ev *event.ModellingCompleted) *hcl.EvalContext
 	// DataDir is the daemon's data directory.
 	DataDir string
+	// Logger receives the source's log lines; nil discards them.
+	Logger *slog.Logger
 }
 
 var (

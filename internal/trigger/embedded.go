@@ -12,16 +12,19 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"strconv"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nkeys"
 )
 
 // Embedded is an in-process nats-server with JetStream.
 type Embedded struct {
-	srv *server.Server
+	srv  *server.Server
+	auth bool
 }
 
 // EmbeddedOptions configure the embedded server.
@@ -31,6 +34,11 @@ type EmbeddedOptions struct {
 	// Listen is a loopback host:port on which to accept clients; empty
 	// keeps the server in-process only.
 	Listen string
+	// Token, if set, is required of every client, in-process ones too.
+	Token string
+	// NKey, if set, is the public user nkey every client must sign in
+	// with. Token and NKey exclude each other.
+	NKey string
 }
 
 // StartEmbedded starts an embedded server and waits until it is ready.
@@ -55,6 +63,17 @@ func StartEmbedded(o EmbeddedOptions) (*Embedded, error) {
 		}
 		opts.Host, opts.Port = host, p
 	}
+	switch {
+	case o.Token != "" && o.NKey != "":
+		return nil, errors.New("embedded NATS takes a token or an nkey, not both")
+	case o.Token != "":
+		opts.Authorization = o.Token
+	case o.NKey != "":
+		if !nkeys.IsValidPublicUserKey(o.NKey) {
+			return nil, errors.New("embedded NATS: the nkey is not a user's public key")
+		}
+		opts.Nkeys = []*server.NkeyUser{{Nkey: o.NKey}}
+	}
 	srv, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("embedded NATS: %w", err)
@@ -64,7 +83,29 @@ func StartEmbedded(o EmbeddedOptions) (*Embedded, error) {
 		srv.Shutdown()
 		return nil, errors.New("embedded NATS did not become ready in 30s (is the listen port in use, or the store dir locked by another exportd?)")
 	}
-	return &Embedded{srv: srv}, nil
+	return &Embedded{srv: srv, auth: o.Token != "" || o.NKey != ""}, nil
+}
+
+// Authenticated reports whether the server requires clients to sign in.
+func (e *Embedded) Authenticated() bool { return e.auth }
+
+// PublicNKey reads an nkey seed file and returns the user's public key,
+// which the embedded server admits. Its errors never hold the seed.
+func PublicNKey(seedFile string) (string, error) {
+	b, err := os.ReadFile(seedFile)
+	if err != nil {
+		return "", fmt.Errorf("read nkey file: %w", err)
+	}
+	kp, err := nkeys.ParseDecoratedNKey(b)
+	if err != nil {
+		return "", fmt.Errorf("nkey file %s holds no nkey seed", seedFile)
+	}
+	defer kp.Wipe()
+	pub, err := kp.PublicKey()
+	if err != nil || !nkeys.IsValidPublicUserKey(pub) {
+		return "", fmt.Errorf("nkey file %s holds no user nkey seed (one starting with SU)", seedFile)
+	}
+	return pub, nil
 }
 
 // Server returns the underlying server, for in-process connections.

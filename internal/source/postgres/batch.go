@@ -15,12 +15,15 @@ import (
 // larger when the server is remote and each refill costs a round trip.
 //
 // Memory is bounded: batchCount batches circulate, each holding up to
-// batchRows rows or about batchBytes bytes of values (a single larger row
-// grows its batch to fit).
+// batchRows rows or about batchBytes bytes of values. A single larger row
+// (its values each within max_value_size) grows its batch to fit, and the
+// batch lets that buffer go once the row is decoded.
 const (
 	batchRows  = 4096
 	batchBytes = 1 << 20
 	batchCount = 3
+	// maxKeptBatchBytes is the largest buffer a batch keeps for reuse.
+	maxKeptBatchBytes = 4 * batchBytes
 )
 
 // batch holds rows as one buffer of value bytes and, per value, its start
@@ -45,6 +48,11 @@ func newBatch(ncols int) *batch {
 }
 
 func (b *batch) reset() {
+	if cap(b.buf) > maxKeptBatchBytes {
+		// A big value grew the buffer: let it go rather than keep it for
+		// the rest of the table.
+		b.buf = make([]byte, 0, batchBytes)
+	}
 	b.buf, b.bounds, b.rows, b.err, b.last = b.buf[:0], b.bounds[:0], 0, nil, false
 }
 

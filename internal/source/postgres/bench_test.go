@@ -167,14 +167,14 @@ func processCPU() time.Duration {
 
 // resetPeakRSS restarts the kernel's high-water mark of this process's
 // resident set (Linux: 5 to /proc/self/clear_refs).
-func resetPeakRSS(b *testing.B) {
+func resetPeakRSS(b testing.TB) {
 	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
 		b.Logf("cannot reset the peak RSS: %v", err)
 	}
 }
 
 // peakRSS returns VmHWM, in bytes.
-func peakRSS(b *testing.B) int64 {
+func peakRSS(b testing.TB) int64 {
 	f, err := os.Open("/proc/self/status")
 	if err != nil {
 		b.Fatal(err)

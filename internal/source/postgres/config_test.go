@@ -8,7 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/exportd/exportd/internal/config"
 	"github.com/exportd/exportd/internal/source"
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 )
 
 const goodDSN = "postgres://u:pw@127.0.0.1:5432/db?sslmode=disable"
@@ -36,7 +39,8 @@ statement_timeout = "30m"
 lock_timeout = "10s"
 unconstrained_numeric = "decimal(38, 9)"
 tables = ["events", "companies"]
-table "events" { query = "SELECT * FROM events WHERE account = '${event.account_id}'" }
+max_value_size = "16MiB"
+table "events" { query = "SELECT * FROM events WHERE account = ${quote_literal(event.account_id)}" }
 `},
 		{name: "unknown attribute", body: "dsn = \"" + goodDSN + "\"\nschema = \"s\"\nschemas = \"x\"\n", want: `exportd.hcl:3,1-8: Unsupported argument; An argument named "schemas" is not expected here`},
 		{name: "no schema", body: "dsn = \"" + goodDSN + "\"\n", want: `The argument "schema" is required`},
@@ -76,7 +80,7 @@ table "events" { query = "SELECT * FROM events WHERE account = '${event.account_
 }
 
 func TestConfigValues(t *testing.T) {
-	s2 := newSource(t, "dsn = \""+goodDSN+"\"\nschema = \"acct_${event.account_id}\"\nparallelism = 3\nstatement_timeout = \"1m30s\"\nlock_timeout = \"250ms\"\ntables = [\"events\", \"companies\"]\ntable \"events\" { query = \"SELECT * FROM events_${event.run_id}\" }\n")
+	s2 := newSource(t, "dsn = \""+goodDSN+"\"\nschema = \"acct_${event.account_id}\"\nparallelism = 3\nstatement_timeout = \"1m30s\"\nlock_timeout = \"250ms\"\ntables = [\"events\", \"companies\"]\ntable \"events\" { query = \"SELECT * FROM ${quote_ident(\"events_${event.run_id}\")}\" }\n")
 	if s2.Parallelism() != 3 {
 		t.Errorf("parallelism %d", s2.Parallelism())
 	}
@@ -110,5 +114,23 @@ func TestConfigValues(t *testing.T) {
 	}
 	if _, ok := source.Lookup("postgres"); !ok {
 		t.Error(`source "postgres" is not registered`)
+	}
+}
+
+// TestDSNDiagnosticsHideThePassword: a diagnostic about a DSN written into
+// the file says where it is, without printing the line that holds the
+// password.
+func TestDSNDiagnosticsHideThePassword(t *testing.T) {
+	const password = "hunter2-very-secret"
+	src := "schema = \"s\"\ndsn = \"postgres://u:" + password + "@h:port/db\"\n"
+	f, diags := hclsyntax.ParseConfig([]byte(src), "exportd.hcl", hcl.InitialPos)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	_, diags = New(f.Body, testEnv())
+	var out strings.Builder
+	config.WriteDiagnostics(&out, map[string]*hcl.File{"exportd.hcl": f}, diags)
+	if !strings.Contains(out.String(), "exportd.hcl:2:1: error: Invalid DSN") || strings.Contains(out.String(), password) {
+		t.Fatalf("diagnostics:\n%s", out.String())
 	}
 }

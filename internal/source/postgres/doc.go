@@ -17,8 +17,10 @@
 //	  lock_timeout      = "30s"                      # optional; bounds waiting for table locks
 //	  tables            = ["companies", "contacts", "events", "revenue", "revenue_attribution", "paid_ads"]
 //	  unconstrained_numeric = "string"               # or "decimal(38,9)"
+//	  max_value_size    = "64MiB"                    # the largest value read
 //	  table "events" {
-//	    query = "SELECT * FROM events WHERE NOT deleted"  # per event; runs with search_path = schema
+//	    # per event; runs with search_path = schema
+//	    query = "SELECT * FROM events WHERE run = ${quote_literal(event.run_id)}"
 //	  }
 //	}
 //
@@ -29,6 +31,13 @@
 // queries are evaluated for each event. The event's snapshot field means
 // nothing to this source by itself; expressions may use it (for a schema
 // per modelling run, say).
+//
+// Event values reach SQL only in ways that cannot cross accounts, checked
+// at startup (eventrefs.go): in schema as plain ${event.NAME}
+// interpolations separated by a character no id holds, the result at most
+// PostgreSQL's 63 bytes; in a table query only through quote_literal() and
+// quote_ident(), HCL functions that quote as PostgreSQL's own do
+// (quote.go).
 //
 // # Snapshot
 //
@@ -46,7 +55,10 @@
 // idle_in_transaction_session_timeout disabled for its session.
 //
 // Rows are decoded as they arrive, straight into the RowWriter: memory is
-// bounded by the largest row, never by the table.
+// bounded by the largest row, never by the table. A value larger than
+// max_value_size is refused before it is read (guard.go), failing the
+// export with a permanent error that names the table, the row and the
+// column.
 //
 // # Types
 //

@@ -195,6 +195,17 @@ func TestCoordinatorLostIsRetryable(t *testing.T) {
 	defer snap.Close()
 	pg.ExecScalar(t, "postgres", fmt.Sprintf(
 		`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '%s' AND state = 'idle in transaction'`, db.User))
+	// pg_terminate_backend only signals: wait until the coordinator's
+	// session, and with it the snapshot, is gone.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		n := pg.ExecScalar(t, "postgres", fmt.Sprintf(`SELECT count(*) FROM pg_stat_activity WHERE usename = '%s' AND state = 'idle in transaction'`, db.User))
+		if n == "0" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the coordinator's session outlived pg_terminate_backend by 10s")
+		}
+	}
 	err = snap.ReadTable(ctx, "small", &counter{})
 	if err == nil || kindOf(err) != "retryable" {
 		t.Fatalf("ReadTable after the coordinator died: %v (kind %s), want a retryable error", err, kindOf(err))

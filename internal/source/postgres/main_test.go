@@ -20,6 +20,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
+	"github.com/zclconf/go-cty/cty/function/stdlib"
 )
 
 func TestMain(m *testing.M) {
@@ -30,8 +31,9 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// testEnv mirrors the daemon's evaluation context: env() and the event
-// variable, whose fields are unknown at startup.
+// testEnv mirrors the daemon's evaluation context: env(), some of the
+// standard functions, and the event variable, whose fields are unknown at
+// startup.
 func testEnv() source.Env {
 	envFn := function.New(&function.Spec{
 		Params: []function.Parameter{{Name: "name", Type: cty.String}},
@@ -58,7 +60,7 @@ func testEnv() source.Env {
 			})
 		}
 		return &hcl.EvalContext{
-			Functions: map[string]function.Function{"env": envFn},
+			Functions: map[string]function.Function{"env": envFn, "lower": stdlib.LowerFunc, "replace": stdlib.ReplaceFunc, "format": stdlib.FormatFunc},
 			Variables: map[string]cty.Value{"event": obj},
 		}
 	}}

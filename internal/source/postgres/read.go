@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/exportd/exportd/internal/source"
@@ -44,33 +42,12 @@ func (s *snapshot) ReadTable(ctx context.Context, table string, w source.RowWrit
 		conn.Release()
 	}()
 
-	begin := "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT " +
-		quoteLiteral(s.id) + "; SET LOCAL search_path = " + pgx.Identifier{s.schema}.Sanitize()
-	if _, err := pc.Exec(ctx, begin).ReadAll(); err != nil {
-		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && pgErr.Code == "22023" {
-			// "invalid snapshot identifier": the coordinator's
-			// transaction is gone (its connection was lost). Another
-			// try starts a new one.
-			return sdk.Retryable(fail("import snapshot (the coordinator connection was lost)", err))
-		}
+	if err := s.importSnapshot(ctx, pc); err != nil {
 		return fail("import snapshot", err)
 	}
-
 	rr := pc.ExecParams(ctx, r.query, nil, nil, nil, r.formats)
-	// ExecParams has read the row description (or the error). Check
-	// that the columns are still what Open described: the coordinator's
-	// locks make a change unlikely, but a table query over tables it did
-	// not lock can still see one.
-	if fields := rr.FieldDescriptions(); fields != nil {
-		if len(fields) != len(r.oids) {
-			return sdk.Retryable(fmt.Errorf("read table %s.%s: it has %d columns, %d when the export began", s.schema, table, len(fields), len(r.oids)))
-		}
-		for i, f := range fields {
-			if f.DataTypeOID != r.oids[i] {
-				return sdk.Retryable(fmt.Errorf("read table %s.%s: column %s changed type since the export began", s.schema, table, r.columns[i]))
-			}
-		}
+	if err := s.checkColumns(rr, r, table); err != nil {
+		return err
 	}
 	rows, err := s.stream(pc, rr, r, table, w)
 	if err != nil {
@@ -80,7 +57,42 @@ func (s *snapshot) ReadTable(ctx context.Context, table string, w source.RowWrit
 		return fail("commit", err)
 	}
 	clean = true
-	slog.Debug("postgres table read", "schema", s.schema, "table", table, "rows", rows, "duration", time.Since(start))
+	s.src.log.Debug("postgres table read", "schema", s.schema, "table", table, "rows", rows, "duration", time.Since(start))
+	return nil
+}
+
+// importSnapshot begins a reader's transaction in the coordinator's
+// snapshot.
+func (s *snapshot) importSnapshot(ctx context.Context, pc *pgconn.PgConn) error {
+	begin := "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT " +
+		quoteLiteral(s.id) + "; SET LOCAL search_path = " + pgx.Identifier{s.schema}.Sanitize()
+	_, err := pc.Exec(ctx, begin).ReadAll()
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "22023" {
+		// "invalid snapshot identifier": the coordinator's transaction is
+		// gone (its connection was lost). Another try starts a new one.
+		return sdk.Retryable(fmt.Errorf("the coordinator connection was lost: %w", err))
+	}
+	return err
+}
+
+// checkColumns checks, once ExecParams has read the row description (or
+// the error), that the columns are still what Open described: the
+// coordinator's locks make a change unlikely, but a table query over
+// tables it did not lock can still see one.
+func (s *snapshot) checkColumns(rr *pgconn.ResultReader, r *tableRead, table string) error {
+	fields := rr.FieldDescriptions()
+	if fields == nil {
+		return nil
+	}
+	if len(fields) != len(r.oids) {
+		return sdk.Retryable(fmt.Errorf("read table %s.%s: it has %d columns, %d when the export began", s.schema, table, len(fields), len(r.oids)))
+	}
+	for i, f := range fields {
+		if f.DataTypeOID != r.oids[i] {
+			return sdk.Retryable(fmt.Errorf("read table %s.%s: column %s changed type since the export began", s.schema, table, r.columns[i]))
+		}
+	}
 	return nil
 }
 
@@ -120,10 +132,7 @@ func (s *snapshot) stream(pc *pgconn.PgConn, rr *pgconn.ResultReader, r *tableRe
 			rows++
 		}
 		if b.last {
-			if b.err != nil {
-				return rows, s.src.secrets.fail(fmt.Sprintf("read table %s.%s: after %d rows", s.schema, table, rows), b.err)
-			}
-			return rows, nil
+			return rows, s.ended(b.err, table, r, rows)
 		}
 		free <- b
 	}
@@ -141,10 +150,24 @@ func (s *snapshot) streamSerial(rr *pgconn.ResultReader, r *tableRead, table str
 		}
 		rows++
 	}
-	if _, err := rr.Close(); err != nil {
-		return rows, s.src.secrets.fail(fmt.Sprintf("read table %s.%s: after %d rows", s.schema, table, rows), err)
+	_, err = rr.Close()
+	return rows, s.ended(err, table, r, rows)
+}
+
+// ended turns how a table's result ended, after rows rows, into the read's
+// error.
+func (s *snapshot) ended(err error, table string, r *tableRead, rows int) error {
+	if err == nil {
+		return nil
 	}
-	return rows, nil
+	var big *valueTooLargeError
+	if errors.As(err, &big) && big.column >= 0 && big.column < len(r.columns) {
+		// Retrying reads the same value again: only a larger
+		// max_value_size, or a table query that leaves the value out, helps.
+		return permanentf("read table %s.%s: row %d: column %s: %v; raise max_value_size or select less in a table query",
+			s.schema, table, rows+1, r.columns[big.column], big)
+	}
+	return s.src.secrets.fail(fmt.Sprintf("read table %s.%s: after %d rows", s.schema, table, rows), err)
 }
 
 func (s *snapshot) row(dec *rowDecoder, vals [][]byte, table string, r *tableRead, n int) error {
@@ -158,9 +181,4 @@ func (s *snapshot) row(dec *rowDecoder, vals [][]byte, table string, r *tableRea
 		return fmt.Errorf("read table %s.%s: row %d: %w", s.schema, table, n+1, err)
 	}
 	return permanentf("read table %s.%s: row %d: column %s %s", s.schema, table, n+1, r.columns[col], err.Error())
-}
-
-// quoteLiteral quotes s as an SQL string literal.
-func quoteLiteral(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strings"
 	"sync"
 
@@ -42,13 +41,12 @@ type tableRead struct {
 	columns []string
 }
 
+// openSnapshot opens the coordinator's snapshot of pe.schema and describes
+// every table's columns: connect, begin, describe, map.
 func openSnapshot(ctx context.Context, s *Source, readers *pgxpool.Pool, pe perEvent, tables []string) (_ *snapshot, err error) {
-	fail := func(what string, err error) error {
-		return s.secrets.fail(fmt.Sprintf("open snapshot of schema %s: %s", pe.schema, what), err)
-	}
 	coord, err := pgx.ConnectConfig(ctx, s.coord)
 	if err != nil {
-		return nil, fail("connect", err)
+		return nil, openFailed(s, pe, "connect", err)
 	}
 	snap := &snapshot{src: s, readers: readers, schema: pe.schema, coord: coord, reads: map[string]*tableRead{}}
 	defer func() {
@@ -56,10 +54,30 @@ func openSnapshot(ctx context.Context, s *Source, readers *pgxpool.Pool, pe perE
 			snap.Close()
 		}
 	}()
-	// Tables read with the default query are locked before the first
-	// query takes the snapshot, as pg_dump does, so that no DDL can slip
-	// between the snapshot and the reads. A missing schema, table or
-	// privilege shows here.
+	if err := snap.begin(ctx, pe, tables); err != nil {
+		return nil, err
+	}
+	descs, err := snap.describe(ctx, pe, tables)
+	if err != nil {
+		return nil, err
+	}
+	if err := snap.mapColumns(ctx, pe, descs); err != nil {
+		return nil, err
+	}
+	s.log.Debug("postgres snapshot opened", "schema", pe.schema, "snapshot", snap.id, "tables", len(snap.tables))
+	return snap, nil
+}
+
+// openFailed classifies and scrubs an error met while opening a snapshot.
+func openFailed(s *Source, pe perEvent, what string, err error) error {
+	return s.secrets.fail(fmt.Sprintf("open snapshot of schema %s: %s", pe.schema, what), err)
+}
+
+// begin starts the coordinator's transaction and exports its snapshot.
+// Tables read with the default query are locked before the first query
+// takes the snapshot, as pg_dump does, so that no DDL can slip between the
+// snapshot and the reads. A missing schema, table or privilege shows here.
+func (snap *snapshot) begin(ctx context.Context, pe perEvent, tables []string) error {
 	var lock []string
 	for _, t := range tables {
 		if _, custom := pe.queries[t]; !custom {
@@ -70,58 +88,75 @@ func openSnapshot(ctx context.Context, s *Source, readers *pgxpool.Pool, pe perE
 	if len(lock) > 0 {
 		begin += "; LOCK TABLE " + strings.Join(lock, ", ") + " IN ACCESS SHARE MODE"
 	}
+	coord := snap.coord
 	if _, err := coord.PgConn().Exec(ctx, begin).ReadAll(); err != nil {
-		return nil, fail("begin and lock tables", err)
+		return openFailed(snap.src, pe, "begin and lock tables", err)
 	}
 	if err := coord.QueryRow(ctx, "SELECT pg_export_snapshot()").Scan(&snap.id); err != nil {
-		return nil, fail("export snapshot", err)
+		return openFailed(snap.src, pe, "export snapshot", err)
 	}
 	var exists bool
 	if err := coord.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", pe.schema).Scan(&exists); err != nil {
-		return nil, fail("find schema", err)
+		return openFailed(snap.src, pe, "find schema", err)
 	}
 	if !exists {
-		return nil, permanentf("open snapshot: schema %s does not exist", pe.schema)
+		return permanentf("open snapshot: schema %s does not exist", pe.schema)
 	}
+	return nil
+}
 
-	type described struct {
-		name      string
-		fields    []pgconn.FieldDescription
-		nullable  []bool
-		fewValues []bool
-		query     string
-	}
+// described is a table's query and its result's columns, as the server
+// describes them.
+type described struct {
+	name      string
+	custom    bool // a table block's query
+	fields    []pgconn.FieldDescription
+	nullable  []bool
+	fewValues []bool
+	query     string
+}
+
+// describe prepares each table's query (the default one built from the
+// catalog, or the table block's) to learn its columns.
+func (snap *snapshot) describe(ctx context.Context, pe perEvent, tables []string) ([]described, error) {
 	var descs []described
-	oids := map[uint32]bool{}
 	for _, t := range tables {
-		q, custom := pe.queries[t]
-		var nullable, fewValues []bool
-		if !custom {
-			q, nullable, fewValues, err = defaultQuery(ctx, coord, pe.schema, t)
+		d := described{name: t}
+		var err error
+		d.query, d.custom = pe.queries[t]
+		if !d.custom {
+			d.query, d.nullable, d.fewValues, err = defaultQuery(ctx, snap.coord, pe.schema, t)
 			if err != nil {
-				return nil, fail("describe table "+t, err)
+				return nil, openFailed(snap.src, pe, "describe table "+t, err)
 			}
 		}
-		sd, err := coord.PgConn().Prepare(ctx, "", q, nil)
+		sd, err := snap.coord.PgConn().Prepare(ctx, "", d.query, nil)
 		if err != nil {
-			if custom {
-				kind, _ := classify(err)
-				if kind == sdk.KindConfiguration {
-					return nil, sdk.ConfigError(fmt.Sprintf("table %q query", t), errors.New(s.secrets.scrub(err.Error())))
-				}
+			if kind, _ := classify(err); d.custom && kind == sdk.KindConfiguration {
+				return nil, sdk.ConfigError(fmt.Sprintf("table %q query", t), errors.New(snap.src.secrets.scrub(err.Error())))
 			}
-			return nil, fail("describe table "+t, err)
+			return nil, openFailed(snap.src, pe, "describe table "+t, err)
 		}
-		if custom {
+		d.fields = sd.Fields
+		if d.custom {
 			// Any column of a query may be NULL (outer joins, expressions).
-			nullable = make([]bool, len(sd.Fields))
-			fewValues = make([]bool, len(sd.Fields))
-			for i := range nullable {
-				nullable[i] = true
+			d.nullable = make([]bool, len(sd.Fields))
+			d.fewValues = make([]bool, len(sd.Fields))
+			for i := range d.nullable {
+				d.nullable[i] = true
 			}
 		}
-		descs = append(descs, described{name: t, fields: sd.Fields, nullable: nullable, fewValues: fewValues, query: q})
-		for _, f := range sd.Fields {
+		descs = append(descs, d)
+	}
+	return descs, nil
+}
+
+// mapColumns maps every described column onto a schema column and a
+// decoding plan.
+func (snap *snapshot) mapColumns(ctx context.Context, pe perEvent, descs []described) error {
+	oids := map[uint32]bool{}
+	for _, d := range descs {
+		for _, f := range d.fields {
 			oids[f.DataTypeOID] = true
 		}
 	}
@@ -129,41 +164,49 @@ func openSnapshot(ctx context.Context, s *Source, readers *pgxpool.Pool, pe perE
 	for o := range oids {
 		list = append(list, o)
 	}
-	types, err := loadTypes(ctx, coord, list)
+	types, err := loadTypes(ctx, snap.coord, list)
 	if err != nil {
-		return nil, fail("read pg_type", err)
+		return openFailed(snap.src, pe, "read pg_type", err)
 	}
-	m := &mapper{types: types, numeric: s.st.numeric}
+	m := &mapper{types: types, numeric: snap.src.st.numeric}
 	for _, d := range descs {
-		tbl := schema.Table{Name: d.name, Columns: make([]schema.Column, len(d.fields))}
-		r := &tableRead{query: d.query, formats: make([]int16, len(d.fields)), oids: make([]uint32, len(d.fields)),
-			plans: make([]plan, len(d.fields)), columns: make([]string, len(d.fields))}
-		for i, f := range d.fields {
-			c, p, textual, err := m.column(f.Name, f.DataTypeOID, f.TypeModifier, d.nullable[i])
-			if err != nil {
-				attr := "tables"
-				if _, custom := pe.queries[d.name]; custom {
-					attr = fmt.Sprintf("table %q query", d.name)
-				}
-				return nil, sdk.ConfigError(attr, fmt.Errorf("schema %s table %s column %s: %w", pe.schema, d.name, f.Name, err))
+		tbl, r, err := m.table(d)
+		if err != nil {
+			attr := "tables"
+			if d.custom {
+				attr = fmt.Sprintf("table %q query", d.name)
 			}
-			if d.fewValues[i] && c.Kind == schema.String {
-				c.LowCardinality = true
-			}
-			tbl.Columns[i], r.plans[i], r.oids[i], r.columns[i] = c, p, f.DataTypeOID, f.Name
-			r.formats[i] = 1
-			if textual {
-				r.formats[i] = 0
-			}
-		}
-		if err := tbl.Validate(); err != nil {
-			return nil, sdk.ConfigError("tables", fmt.Errorf("schema %s: %w", pe.schema, err))
+			return sdk.ConfigError(attr, fmt.Errorf("schema %s: %w", pe.schema, err))
 		}
 		snap.tables = append(snap.tables, tbl)
 		snap.reads[d.name] = r
 	}
-	slog.Debug("postgres snapshot opened", "schema", pe.schema, "snapshot", snap.id, "tables", len(snap.tables))
-	return snap, nil
+	return nil
+}
+
+// table maps one described table.
+func (m *mapper) table(d described) (schema.Table, *tableRead, error) {
+	n := len(d.fields)
+	tbl := schema.Table{Name: d.name, Columns: make([]schema.Column, n)}
+	r := &tableRead{query: d.query, formats: make([]int16, n), oids: make([]uint32, n), plans: make([]plan, n), columns: make([]string, n)}
+	for i, f := range d.fields {
+		c, p, textual, err := m.column(f.Name, f.DataTypeOID, f.TypeModifier, d.nullable[i])
+		if err != nil {
+			return tbl, nil, fmt.Errorf("table %s column %s: %w", d.name, f.Name, err)
+		}
+		if d.fewValues[i] && c.Kind == schema.String {
+			c.LowCardinality = true
+		}
+		tbl.Columns[i], r.plans[i], r.oids[i], r.columns[i] = c, p, f.DataTypeOID, f.Name
+		r.formats[i] = 1
+		if textual {
+			r.formats[i] = 0
+		}
+	}
+	if err := tbl.Validate(); err != nil {
+		return tbl, nil, err
+	}
+	return tbl, r, nil
 }
 
 // defaultQuery builds the query of a table read without a table block:

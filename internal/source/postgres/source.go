@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"sync"
 	"time"
@@ -24,6 +25,7 @@ func init() { source.Register("postgres", New) }
 // depend on.
 type Source struct {
 	st      *settings
+	log     *slog.Logger
 	secrets secrets
 	pool    *pgxpool.Config // reader connections
 	coord   *pgx.ConnConfig // coordinator connections
@@ -53,8 +55,13 @@ func New(body hcl.Body, env source.Env) (source.Source, hcl.Diagnostics) {
 	// The coordinator sits idle in its transaction while the readers work;
 	// like pg_dump, it must not be cut off for that.
 	coord.RuntimeParams["idle_in_transaction_session_timeout"] = "0"
+	log := env.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	return &Source{
 		st:      st,
+		log:     log,
 		secrets: newSecrets(st.dsn, pc.ConnConfig.Password),
 		pool:    pc,
 		coord:   coord,
@@ -70,6 +77,8 @@ func parseDSN(dsn string, st *settings) (*pgxpool.Config, error) {
 		return nil, errors.New(newSecrets(dsn, "").scrub(err.Error()))
 	}
 	pc.MaxConns = int32(st.parallel)
+	// A value over max_value_size stops the read before it is in memory.
+	pc.ConnConfig.BuildFrontend = guardedFrontend(st.maxValueSize)
 	pc.MinConns = 0
 	rp := pc.ConnConfig.RuntimeParams
 	if rp["application_name"] == "" {
