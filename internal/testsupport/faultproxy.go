@@ -19,9 +19,10 @@ type Fault int
 const (
 	// NoFault forwards the request.
 	NoFault Fault = iota
-	// SlowDown answers 503 with the S3 error code SlowDown (throttling).
+	// SlowDown answers that the client is throttled: 503 SlowDown for S3,
+	// 429 for Cloud Storage, 503 ServerBusy for Azure (see ErrorDialect).
 	SlowDown
-	// InternalError answers 500 with the S3 error code InternalError.
+	// InternalError answers 500 in the dialect's words.
 	InternalError
 	// Drop reads part of the request body, then closes the connection
 	// without answering.
@@ -52,7 +53,25 @@ type Faults struct {
 	Seed uint64
 	// Match selects the requests that may fail; nil means every request.
 	Match func(*http.Request) bool
+	// Dialect is the service whose error answers the proxy imitates.
+	Dialect ErrorDialect
 }
+
+// ErrorDialect says how a FaultProxy words the throttling and internal
+// errors it injects: as the service behind it would.
+type ErrorDialect int
+
+// The services a FaultProxy can imitate.
+const (
+	// DialectS3 answers 503 SlowDown and 500 InternalError in S3's XML.
+	DialectS3 ErrorDialect = iota
+	// DialectGCS answers 429 rateLimitExceeded and 500 backendError in
+	// Google's JSON.
+	DialectGCS
+	// DialectAzure answers 503 ServerBusy and 500 InternalError in Azure
+	// Storage's XML, with the x-ms-error-code header.
+	DialectAzure
+)
 
 // ProxyRecord is one request as the proxy handled it.
 type ProxyRecord struct {
@@ -65,8 +84,9 @@ type ProxyRecord struct {
 	Status int
 }
 
-// FaultProxy is a reverse proxy on 127.0.0.1 in front of an S3 endpoint
-// that fails a share of requests the way S3 and networks do. It preserves
+// FaultProxy is a reverse proxy on 127.0.0.1 in front of an object store
+// (S3, Cloud Storage or Azure Blob Storage, see ErrorDialect) that fails a
+// share of requests the way the store and networks do. It preserves
 // the Host header, so SigV4 signatures made for the proxy's address stay
 // valid upstream.
 type FaultProxy struct {
@@ -183,14 +203,13 @@ func (p *FaultProxy) serve(w http.ResponseWriter, r *http.Request) {
 	case NoFault:
 		p.rp.ServeHTTP(w, r)
 		return
-	case SlowDown:
+	case SlowDown, InternalError:
 		_, _ = io.Copy(io.Discard, r.Body)
 		p.record(r, f, 0)
-		s3Error(w, http.StatusServiceUnavailable, "SlowDown", "Please reduce your request rate.")
-	case InternalError:
-		_, _ = io.Copy(io.Discard, r.Body)
-		p.record(r, f, 0)
-		s3Error(w, http.StatusInternalServerError, "InternalError", "We encountered an internal error. Please try again.")
+		p.mu.Lock()
+		dialect := p.faults.Dialect
+		p.mu.Unlock()
+		injectError(w, dialect, f)
 	case Drop:
 		// Take half the body so the client has started sending, then hang up.
 		if r.ContentLength > 0 {
@@ -203,6 +222,32 @@ func (p *FaultProxy) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		conn.Close()
 	}
+}
+
+func injectError(w http.ResponseWriter, d ErrorDialect, f Fault) {
+	throttle := f == SlowDown
+	switch {
+	case d == DialectGCS && throttle:
+		googleError(w, http.StatusTooManyRequests, "rateLimitExceeded", "The rate of change requests to the object exceeds the rate limit. Please reduce the rate of create, update, and delete requests.")
+	case d == DialectGCS:
+		googleError(w, http.StatusInternalServerError, "backendError", "Backend Error")
+	case d == DialectAzure && throttle:
+		azureError(w, http.StatusServiceUnavailable, "ServerBusy", "The server is busy.")
+	case d == DialectAzure:
+		azureError(w, http.StatusInternalServerError, "InternalError", "The server encountered an internal error. Please retry the request.")
+	case throttle:
+		s3Error(w, http.StatusServiceUnavailable, "SlowDown", "Please reduce your request rate.")
+	default:
+		s3Error(w, http.StatusInternalServerError, "InternalError", "We encountered an internal error. Please try again.")
+	}
+}
+
+func azureError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/xml")
+	w.Header().Set("x-ms-error-code", code)
+	w.WriteHeader(status)
+	fmt.Fprintf(w, `<?xml version="1.0" encoding="utf-8"?>
+<Error><Code>%s</Code><Message>%s</Message></Error>`, code, msg)
 }
 
 func s3Error(w http.ResponseWriter, status int, code, msg string) {

@@ -78,7 +78,9 @@ type gcsGrant struct {
 // GCSRequest is one Cloud Storage request as the front handled it.
 type GCSRequest struct {
 	Method, Path, Principal string
-	Status                  int
+	// Object is an upload's object name (it travels in the body).
+	Object string
+	Status int
 }
 
 // GCSServiceAccount is a service account with a key the test created.

@@ -105,7 +105,7 @@ func (g *GCS) serveImpersonation(w http.ResponseWriter, r *http.Request) {
 // fake-gcs-server.
 func (g *GCS) serveStorage(w http.ResponseWriter, r *http.Request) {
 	rec := GCSRequest{Method: r.Method, Path: r.URL.Path, Principal: g.principal(r)}
-	status := g.authorizeStorage(w, r, rec.Principal)
+	status := g.authorizeStorage(w, r, &rec)
 	if status == 0 {
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		g.rp.ServeHTTP(sw, r)
@@ -129,7 +129,8 @@ func (s *statusWriter) WriteHeader(code int) {
 
 // authorizeStorage answers a request that must not reach fake-gcs-server
 // and returns its status, or returns 0 to forward it.
-func (g *GCS) authorizeStorage(w http.ResponseWriter, r *http.Request, who string) int {
+func (g *GCS) authorizeStorage(w http.ResponseWriter, r *http.Request, rec *GCSRequest) int {
+	who := rec.Principal
 	deny := func(status int, reason, msg string) int {
 		googleError(w, status, reason, msg)
 		return status
@@ -159,7 +160,7 @@ func (g *GCS) authorizeStorage(w http.ResponseWriter, r *http.Request, who strin
 		return http.StatusOK
 	}
 	if upload && r.Method == http.MethodPost {
-		return g.authorizeUpload(w, r, who, bucket, deny)
+		return g.authorizeUpload(w, r, rec, bucket, deny)
 	}
 	object, _ := url.PathUnescape(strings.TrimPrefix(rest, "o/"))
 	perm := map[string]string{http.MethodGet: "storage.objects.get", http.MethodHead: "storage.objects.get",
@@ -187,11 +188,13 @@ func permissionDenied(who, perm, bucket string) string {
 
 // authorizeUpload checks an object insert: create on the bucket, delete
 // too when it would replace an object, and the KMS key it names.
-func (g *GCS) authorizeUpload(w http.ResponseWriter, r *http.Request, who, bucket string, deny func(int, string, string) int) int {
+func (g *GCS) authorizeUpload(w http.ResponseWriter, r *http.Request, rec *GCSRequest, bucket string, deny func(int, string, string) int) int {
+	who := rec.Principal
 	name, body, err := uploadName(r)
 	if err != nil {
 		return deny(http.StatusBadRequest, "invalid", err.Error())
 	}
+	rec.Object = name
 	r.Body, r.ContentLength = readerOf(body), int64(len(body))
 	_, getErr := g.fake.GetObject(bucket, name)
 	replaces := getErr == nil && r.URL.Query().Get("ifGenerationMatch") != "0"

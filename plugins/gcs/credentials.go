@@ -166,6 +166,15 @@ func apiMessage(data []byte) string {
 // classifyToken turns a failure to get the writing identity's token into
 // an error that says what to fix, or nil if err is no such failure.
 func (d *destination) classifyToken(err error) error {
+	// The platform's own token is fetched inside the impersonation call:
+	// look for its failure first.
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) {
+		if re.Response != nil && (re.Response.StatusCode == http.StatusTooManyRequests || re.Response.StatusCode >= 500) {
+			return sdk.Retryable(fmt.Errorf("get a token for %s: %w", d.principal, re))
+		}
+		return sdk.ConfigError(d.s.identityAttr(), fmt.Errorf("Google refused the platform's own credentials (%s): %w", d.principal, re))
+	}
 	var te *tokenError
 	if errors.As(err, &te) {
 		switch {
@@ -177,13 +186,6 @@ func (d *destination) classifyToken(err error) error {
 			return sdk.ConfigError(d.s.identityAttr(), fmt.Errorf("the IAM Credentials API refused %s's own credentials: %w", d.principal, te))
 		}
 		return sdk.Retryable(te)
-	}
-	var re *oauth2.RetrieveError
-	if errors.As(err, &re) {
-		if re.Response != nil && (re.Response.StatusCode == http.StatusTooManyRequests || re.Response.StatusCode >= 500) {
-			return sdk.Retryable(fmt.Errorf("get a token for %s: %w", d.principal, re))
-		}
-		return sdk.ConfigError(d.s.identityAttr(), fmt.Errorf("Google refused the platform's own credentials (%s): %w", d.principal, re))
 	}
 	return nil
 }
