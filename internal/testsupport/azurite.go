@@ -39,6 +39,9 @@ const (
 type Azurite struct {
 	// Endpoint is the blob service URL of the development account.
 	Endpoint string
+	// BaseURL is the server's URL without the account, to put a proxy in
+	// front of (the account travels in the path).
+	BaseURL string
 
 	proc  *serverProcess
 	admin *service.Client
@@ -81,7 +84,7 @@ func StartAzurite(tb testing.TB) *Azurite {
 			continue // the port was taken meanwhile
 		}
 		tb.Cleanup(proc.Stop)
-		a := &Azurite{Endpoint: endpoint, proc: proc}
+		a := &Azurite{Endpoint: endpoint, BaseURL: fmt.Sprintf("http://127.0.0.1:%d", port), proc: proc}
 		cred, err := service.NewSharedKeyCredential(AzuriteAccount, AzuriteKey)
 		if err != nil {
 			tb.Fatal(err)
