@@ -44,6 +44,9 @@ func (d *destination) classify(ctx context.Context, what string, err error) erro
 		// Lost connections and timeouts, after the SDK's retries.
 		return sdk.Retryable(fmt.Errorf("%s: %w", what, err))
 	}
+	// The SDK's own message spans a dozen lines with the whole response;
+	// the status and Azure's error code say it all.
+	err = &responseError{re: re}
 	code := re.ErrorCode
 	switch {
 	case strings.Contains(strings.ToLower(code+" "+err.Error()), "encryptionscope"):
@@ -107,10 +110,11 @@ func (d *destination) sasHint(code string) string {
 		hints = append(hints, "it is valid only from "+st.UTC().Format(time.RFC3339))
 	}
 	if len(hints) == 0 {
-		hints = append(hints, "it is not signed by a current key of this account, or was issued for another container or account")
-	}
-	if code == "AuthorizationFailure" {
-		hints = append(hints, "or the account's network rules do not admit the platform")
+		hint := "it is not signed by a current key of this account, or was issued for another container or account"
+		if code == "AuthorizationFailure" {
+			hint += ", or the account's network rules do not admit the platform"
+		}
+		hints = append(hints, hint)
 	}
 	return " (" + strings.Join(hints, "; ") + ")"
 }
@@ -124,3 +128,12 @@ func (d *destination) permissionError(err error) error {
 	return fmt.Errorf("the platform's identity may not write blobs in container %s of storage account %s: the customer must assign it a role with the data action Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write on the container (a custom role, or Storage Blob Data Contributor): %w",
 		s.Container, s.Account, err)
 }
+
+// responseError is a compact rendering of an Azure Storage error answer.
+type responseError struct{ re *azcore.ResponseError }
+
+func (e *responseError) Error() string {
+	return fmt.Sprintf("HTTP %d %s", e.re.StatusCode, e.re.ErrorCode)
+}
+
+func (e *responseError) Unwrap() error { return e.re }
