@@ -75,7 +75,13 @@ func (d *destination) refused(code string, err error) error {
 	s := d.s
 	if s.SAS != nil {
 		sp := s.SAS.Get("sp")
-		if !strings.Contains(sp, "c") || !strings.Contains(sp, "w") {
+		lacks := !strings.Contains(sp, "c") || !strings.Contains(sp, "w")
+		// A token bound to a stored access policy carries no permissions
+		// of its own: the service's word decides.
+		if sp == "" {
+			lacks = code == "AuthorizationPermissionMismatch"
+		}
+		if lacks {
 			return sdk.ConfigError("sas_token", d.permissionError(err))
 		}
 		return sdk.ConfigError("sas_token", fmt.Errorf("storage account %s did not accept the SAS token%s: %w", s.Account, d.sasHint(code), err))
@@ -122,8 +128,12 @@ func (d *destination) sasHint(code string) string {
 func (d *destination) permissionError(err error) error {
 	s := d.s
 	if s.SAS != nil {
-		return fmt.Errorf("the SAS token may not create and write blobs in container %s (its permissions are %q; issue a container SAS with sp=cw): %w",
-			s.Container, s.SAS.Get("sp"), err)
+		perms := fmt.Sprintf("its permissions are %q", s.SAS.Get("sp"))
+		if s.SAS.Get("sp") == "" {
+			perms = fmt.Sprintf("check the permissions of its stored access policy %q", s.SAS.Get("si"))
+		}
+		return fmt.Errorf("the SAS token may not create and write blobs in container %s (%s; issue a container SAS with sp=cw): %w",
+			s.Container, perms, err)
 	}
 	return fmt.Errorf("the platform's identity may not write blobs in container %s of storage account %s: the customer must assign it a role with the data action Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write on the container (a custom role, or Storage Blob Data Contributor): %w",
 		s.Container, s.Account, err)

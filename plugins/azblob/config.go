@@ -119,10 +119,13 @@ func parseSAS(token string) (url.Values, error) {
 	if err != nil {
 		return nil, errors.New("is not a SAS token: it does not parse as a query string")
 	}
-	for _, k := range []string{"sv", "sp", "sig"} {
+	for _, k := range []string{"sv", "sig"} {
 		if q.Get(k) == "" {
 			return nil, fmt.Errorf("is not a SAS token: it has no %s field", k)
 		}
+	}
+	if q.Get("sp") == "" && q.Get("si") == "" {
+		return nil, errors.New("is not a SAS token: it has neither permissions (sp) nor a stored access policy (si)")
 	}
 	return q, nil
 }

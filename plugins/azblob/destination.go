@@ -153,9 +153,18 @@ func (d *destination) Check(ctx context.Context) (string, error) {
 		}
 	}
 	as := "the platform's Microsoft Entra identity"
-	if d.s.SAS != nil {
-		as = fmt.Sprintf("a SAS token (permissions %q, expires %s)", d.s.SAS.Get("sp"), orUnknown(d.s.SAS.Get("se")))
-		if extra := strings.Trim(d.s.SAS.Get("sp"), "cw"); extra != "" {
+	if q := d.s.SAS; q != nil {
+		as = fmt.Sprintf("a SAS token (permissions %q, expires %s)", q.Get("sp"), orUnknown(q.Get("se")))
+		if q.Get("sp") == "" {
+			as = fmt.Sprintf("a SAS token of stored access policy %q", q.Get("si"))
+		}
+		extra := strings.Map(func(r rune) rune {
+			if r == 'c' || r == 'w' {
+				return -1
+			}
+			return r
+		}, q.Get("sp"))
+		if extra != "" {
 			as += fmt.Sprintf("; the token grants more than needed (%q): issue one with sp=cw", extra)
 		}
 	}
