@@ -1,6 +1,7 @@
 package testsupport
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -27,6 +28,10 @@ const (
 	// Drop reads part of the request body, then closes the connection
 	// without answering.
 	Drop
+	// DropAnswer forwards the request, lets the upstream answer it, then
+	// closes the connection without passing the answer on: the request
+	// took effect but the client cannot know.
+	DropAnswer
 )
 
 func (f Fault) String() string {
@@ -39,6 +44,8 @@ func (f Fault) String() string {
 		return "InternalError"
 	case Drop:
 		return "drop"
+	case DropAnswer:
+		return "drop-answer"
 	}
 	return fmt.Sprintf("Fault(%d)", int(f))
 }
@@ -49,6 +56,7 @@ type Faults struct {
 	SlowDown      float64
 	InternalError float64
 	Drop          float64
+	DropAnswer    float64
 	// Seed makes the sequence of faults reproducible.
 	Seed uint64
 	// Match selects the requests that may fail; nil means every request.
@@ -80,7 +88,8 @@ type ProxyRecord struct {
 	Path  string
 	Fault Fault
 	// Status is the upstream's status code, or 0 when a fault was injected
-	// or the upstream could not be reached.
+	// instead of forwarding or the upstream could not be reached.
+	// DropAnswer records the status the client never saw.
 	Status int
 }
 
@@ -121,7 +130,8 @@ func StartFaultProxy(tb testing.TB, target string, f Faults) *FaultProxy {
 		ModifyResponse: func(resp *http.Response) error {
 			// Recorded before the client sees the answer, so the records'
 			// order is the order in which the upstream accepted requests.
-			p.record(resp.Request, NoFault, resp.StatusCode)
+			f, _ := resp.Request.Context().Value(faultKey{}).(Fault)
+			p.record(resp.Request, f, resp.StatusCode)
 			return nil
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
@@ -188,7 +198,7 @@ func (p *FaultProxy) choose(r *http.Request) Fault {
 	for _, c := range []struct {
 		share float64
 		fault Fault
-	}{{p.faults.SlowDown, SlowDown}, {p.faults.InternalError, InternalError}, {p.faults.Drop, Drop}} {
+	}{{p.faults.SlowDown, SlowDown}, {p.faults.InternalError, InternalError}, {p.faults.Drop, Drop}, {p.faults.DropAnswer, DropAnswer}} {
 		if x < c.share {
 			return c.fault
 		}
@@ -210,6 +220,14 @@ func (p *FaultProxy) serve(w http.ResponseWriter, r *http.Request) {
 		dialect := p.faults.Dialect
 		p.mu.Unlock()
 		injectError(w, dialect, f)
+	case DropAnswer:
+		rec := httptest.NewRecorder()
+		p.rp.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), faultKey{}, DropAnswer)))
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			panic(http.ErrAbortHandler)
+		}
+		conn.Close()
 	case Drop:
 		// Take half the body so the client has started sending, then hang up.
 		if r.ContentLength > 0 {
@@ -223,6 +241,9 @@ func (p *FaultProxy) serve(w http.ResponseWriter, r *http.Request) {
 		conn.Close()
 	}
 }
+
+// faultKey marks a forwarded request whose answer will be dropped.
+type faultKey struct{}
 
 func injectError(w http.ResponseWriter, d ErrorDialect, f Fault) {
 	throttle := f == SlowDown

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/http"
 	"net/url"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -126,5 +127,35 @@ func TestEndpointNeverRecovers(t *testing.T) {
 	}
 	if got, _ := a.Blob(ctx, c, "dumps/receipt.json"); !bytes.Equal(got, rc.Body) {
 		t.Fatal("receipt differs")
+	}
+}
+
+// TestLostAnswer: Azure stores a blob but the answer is lost on the way
+// back. The retry writes the same bytes again (a SAS with write may
+// replace), and the Put succeeds.
+func TestLostAnswer(t *testing.T) {
+	a := testsupport.StartAzurite(t)
+	c := a.NewContainer(t)
+	var puts atomic.Int64
+	proxy := testsupport.StartFaultProxy(t, a.BaseURL, testsupport.Faults{
+		DropAnswer: 1, Dialect: testsupport.DialectAzure,
+		Match: func(*http.Request) bool { return puts.Add(1) == 1 }, // the first request only
+	})
+	d, err := configure(t, config(a, c, a.SAS(t, c, writeOnly, time.Now().Add(time.Hour), testsupport.AzuriteKey),
+		map[string]any{"endpoint": proxy.URL + "/" + testsupport.AzuriteAccount}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := testContext(t)
+	dm := newDump(t, exportTime(), map[string]int{"events": 1})
+	if _, err := exportDump(ctx, d, dm); err != nil {
+		t.Fatalf("export after a lost answer: %v", err)
+	}
+	name := d.layout.FileKey(dm.info.Time, "events", 0)
+	if got, err := a.Blob(ctx, c, name); err != nil || !bytes.Equal(got, dm.files[0].data) {
+		t.Fatalf("%s: %v", name, err)
+	}
+	if r := proxy.Records()[0]; r.Fault != testsupport.DropAnswer || r.Status != http.StatusCreated {
+		t.Fatalf("first request: %+v, want a stored blob whose answer was dropped", r)
 	}
 }

@@ -3,7 +3,9 @@ package gcs
 import (
 	"bytes"
 	"net/http"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/exportd/exportd/internal/testsupport"
@@ -126,5 +128,40 @@ func TestEndpointNeverRecovers(t *testing.T) {
 	}
 	if got, _ := w.g.Object(c.Bucket, "dumps/receipt.json"); !bytes.Equal(got, rc.Body) {
 		t.Fatal("receipt differs")
+	}
+}
+
+// TestLostAnswer: Cloud Storage stores a data file but the answer is lost
+// on the way back. The retry finds the object present (a create-only
+// upload) and the Put succeeds: the object was stored once, whole.
+func TestLostAnswer(t *testing.T) {
+	w := newWorld(t)
+	c := w.newCustomer(t, customerOptions{})
+	var uploads atomic.Int64
+	proxy := testsupport.StartFaultProxy(t, w.g.URL, testsupport.Faults{
+		DropAnswer: 1, Dialect: testsupport.DialectGCS,
+		Match: func(r *http.Request) bool { return uploads.Add(1) == 1 }, // the first upload only
+	})
+	d, err := w.configure(t, w.config(c, map[string]any{"endpoint": proxy.URL}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := testContext(t)
+	dm := newDump(t, exportTime(), map[string]int{"events": 1})
+	if _, err := exportDump(ctx, d, dm); err != nil {
+		t.Fatalf("export after a lost answer: %v", err)
+	}
+	name := d.layout.FileKey(dm.info.Time, "events", 0)
+	if got, err := w.g.Object(c.Bucket, name); err != nil || !bytes.Equal(got, dm.files[0].data) {
+		t.Fatalf("%s: %v", name, err)
+	}
+	var statuses []int
+	for _, r := range w.g.Requests() {
+		if r.Object == name {
+			statuses = append(statuses, r.Status)
+		}
+	}
+	if !slices.Equal(statuses, []int{http.StatusOK, http.StatusPreconditionFailed}) {
+		t.Fatalf("uploads of %s answered %v, want stored once then found present", name, statuses)
 	}
 }
