@@ -5,8 +5,10 @@ GO         ?= go
 VERSION    ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS    := -X main.version=$(VERSION)
 GOBIN      := $(shell $(GO) env GOPATH)/bin
-PLUGINS    := localfs s3legacy
+PLUGINS    := localfs s3legacy gcs azblob
 VERSITYGW  := github.com/versity/versitygw/cmd/versitygw@v1.8.0
+AZURITE    := azurite@3.37.0
+TOOLS_DIR  := .tools
 PROTOC_GEN_GO      := google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
 PROTOC_GEN_GO_GRPC := google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.2
 
@@ -44,12 +46,15 @@ demo: build ## run the daemon on embedded defaults, trigger one export, show the
 	echo "== daemon log: var/demo.log"
 
 .PHONY: test
-test: tools ## run every test (starts nats-server in-process, moto, versitygw and PostgreSQL as needed)
+test: tools ## run every test (starts nats-server and fake-gcs-server in-process, moto, versitygw, Azurite and PostgreSQL as needed)
 	$(GO) test -race -count=1 -timeout 30m ./...
 
 .PHONY: tools
-tools: ## install what the tests need beyond the machine image (versitygw)
+tools: ## install what the tests need beyond the machine image (versitygw; Azurite into .tools)
 	@command -v versitygw >/dev/null 2>&1 || [ -x $(GOBIN)/versitygw ] || { echo "installing versitygw (about 90 s)"; $(GO) install $(VERSITYGW); }
+	@[ -x $(TOOLS_DIR)/node_modules/.bin/azurite-blob ] || { command -v npm >/dev/null 2>&1 || { echo "npm is missing: the Azure tests need Node.js and npm to install Azurite"; exit 1; }; \
+	  echo "installing $(AZURITE) into $(TOOLS_DIR) (about 40 s)"; \
+	  npm install --prefix $(TOOLS_DIR) --no-audit --no-fund --no-save $(AZURITE) >/dev/null || exit 1; }
 
 .PHONY: bench
 bench: build ## benchmark exports (rows/s, MB/s, peak RSS at two scales)
@@ -69,5 +74,5 @@ proto: ## regenerate the destination protocol's Go code (needs Debian's protobuf
 	  --go-grpc_out=. --go-grpc_opt=paths=source_relative destination.proto
 
 .PHONY: clean
-clean: ## remove build output and demo data
+clean: ## remove build output and demo data (not the installed tools in .tools)
 	rm -rf bin var out

@@ -1,5 +1,6 @@
 # exportd on a production VM: PostgreSQL snapshots, a shared NATS cluster,
-# and one AWS S3 Legacy destination per customer.
+# and one destination per customer: AWS S3 Legacy, Google Cloud Storage or
+# Azure Blob Storage (their blocks follow each other below).
 #
 #   exportd validate -config /etc/exportd/exportd.hcl -check
 #
@@ -81,4 +82,49 @@ destination "s3legacy" "globex" {
   external_id = "globex"
   kms_key_arn = "arn:aws:kms:us-east-2:210987654321:key/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
   acl         = "none"
+}
+
+# Google Cloud Storage. The platform's own Google identity is the VM's
+# service account (Application Default Credentials; outside Google Cloud,
+# a workload identity federation file in credentials_file). It
+# impersonates the customer's service account, which holds
+# roles/storage.objectCreator on the bucket and storage.objects.delete on
+# dumps/receipt.json only. See the README's Google Cloud Storage section.
+plugin "gcs" {
+  path = "/opt/exportd/plugins/exportd-plugin-gcs"
+}
+
+destination "gcs" "initech" {
+  account                     = "initech"
+  bucket                      = "initech-platform-dump"
+  folder                      = "dumps"
+  impersonate_service_account = "platform-export@initech-analytics.iam.gserviceaccount.com"
+  kms_key_name                = "projects/initech-analytics/locations/europe-west1/keyRings/exports/cryptoKeys/dumps"
+}
+
+# Azure Blob Storage, with a container SAS token that may only create and
+# write blobs, kept out of this file.
+plugin "azblob" {
+  path = "/opt/exportd/plugins/exportd-plugin-azblob"
+}
+
+destination "azblob" "umbrella" {
+  account         = "umbrella"
+  storage_account = "umbrelladata"
+  container       = "platform-dump"
+  folder          = "dumps"
+  sas_token       = file("/etc/exportd/secrets/umbrella.sas")
+}
+
+# Azure Blob Storage as the platform's own Microsoft Entra identity (a
+# multi-tenant application, its secret in the daemon's environment as
+# AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET, or the VM's
+# managed identity), to which the customer assigned a role that may write
+# blobs in the container; tenant_id is the customer's tenant.
+destination "azblob" "hooli" {
+  account          = "hooli"
+  storage_account  = "hoolianalytics"
+  container        = "platform-dump"
+  tenant_id        = "7f3c1e2a-9b4d-4c8e-a1f0-2d3e4f5a6b7c"
+  encryption_scope = "platform-dumps-cmk"
 }

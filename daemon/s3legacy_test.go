@@ -51,12 +51,17 @@ func metric(t *testing.T, addr, name string) float64 {
 }
 
 // TestS3LegacyAndLocalfsFromOneEncode: the daemon, a modelling-complete
-// event, one account with two destinations, s3legacy into moto (IAM
-// enforced, exactly the customer guide's permissions, SSE-KMS) and
-// localfs, fed by one encode: the same bytes land in both.
+// event, one account with four destinations fed by one encode: s3legacy
+// into moto (IAM enforced, exactly the customer guide's permissions,
+// SSE-KMS), gcs into fake-gcs-server (behind the IAM front, through an
+// impersonated service account with the guide's grants and a KMS key),
+// azblob into Azurite (a create-and-write SAS) and localfs. The same
+// bytes and the same receipt land everywhere.
 func TestS3LegacyAndLocalfsFromOneEncode(t *testing.T) {
 	moto := testsupport.StartMoto(t)
 	customer := moto.NewCustomer(t, testsupport.CustomerOptions{ExternalID: "acme", KMS: true})
+	gcs := startGCSCustomer(t)
+	az := startAzureCustomer(t)
 	ns := testsupport.StartNATS(t)
 	_, js := ns.Connect(t)
 	out := t.TempDir()
@@ -88,8 +93,11 @@ destination "s3legacy" "acme-s3" {
   sts_endpoint = %q
   path_style   = true
 }
-`, t.TempDir(), testsupport.PluginDir(t, "localfs", "s3legacy"), ns.URL, ops, hclRows(sampleRows), out,
-		customer.Bucket, customer.RoleARN, customer.ExternalID, customer.KMSKeyARN, testsupport.MotoRegion, moto.Endpoint, moto.Endpoint))
+%s
+%s
+`, t.TempDir(), testsupport.PluginDir(t, "localfs", "s3legacy", "gcs", "azblob"), ns.URL, ops, hclRows(sampleRows), out,
+		customer.Bucket, customer.RoleARN, customer.ExternalID, customer.KMSKeyARN, testsupport.MotoRegion, moto.Endpoint, moto.Endpoint,
+		gcs.hcl, az.hcl))
 
 	// The platform identity is the daemon's default credential chain.
 	d := startDaemon(t, cfg, moto.PlatformEnv()...)
@@ -97,6 +105,8 @@ destination "s3legacy" "acme-s3" {
 	publish(t, js, event.ModellingCompleted{AccountID: "acme", RunID: "run-1", CompletedAt: time.Now().UTC()})
 	waitFile(t, filepath.Join(out, "dumps", "receipt.json"), 2*time.Minute)
 	d.waitLog(t, `destination=acme-s3 receipt=s3://`, 2*time.Minute)
+	d.waitLog(t, `destination=acme-gcs receipt=gs://`, 2*time.Minute)
+	d.waitLog(t, `destination=acme-azure receipt=http://`, 2*time.Minute)
 
 	local, err := os.ReadFile(filepath.Join(out, "dumps", "receipt.json"))
 	if err != nil {
@@ -149,7 +159,10 @@ destination "s3legacy" "acme-s3" {
 		}
 	}
 
-	// Each file was encoded once and delivered to both destinations.
+	gcs.requireSameDump(t, localKeys, out, local)
+	az.requireSameDump(t, localKeys, out, local)
+
+	// Each file was encoded once and delivered to every destination.
 	rc, _, _ := legacylayout.ParseReceipt(local)
 	files := 0
 	for _, tbl := range rc.Tables {
@@ -158,7 +171,7 @@ destination "s3legacy" "acme-s3" {
 	if got := metric(t, ops, "exportd_files_encoded_total"); int(got) != files {
 		t.Fatalf("%v files encoded for a dump of %d files", got, files)
 	}
-	for _, dest := range []string{"acme-local", "acme-s3"} {
+	for _, dest := range []string{"acme-local", "acme-s3", "acme-gcs", "acme-azure"} {
 		if got := metric(t, ops, `exportd_files_delivered_total{destination="`+dest+`"}`); int(got) != files {
 			t.Fatalf("%s: %v files delivered, want %d", dest, got, files)
 		}

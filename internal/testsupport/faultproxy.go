@@ -1,6 +1,7 @@
 package testsupport
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -19,13 +20,18 @@ type Fault int
 const (
 	// NoFault forwards the request.
 	NoFault Fault = iota
-	// SlowDown answers 503 with the S3 error code SlowDown (throttling).
+	// SlowDown answers that the client is throttled: 503 SlowDown for S3,
+	// 429 for Cloud Storage, 503 ServerBusy for Azure (see ErrorDialect).
 	SlowDown
-	// InternalError answers 500 with the S3 error code InternalError.
+	// InternalError answers 500 in the dialect's words.
 	InternalError
 	// Drop reads part of the request body, then closes the connection
 	// without answering.
 	Drop
+	// DropAnswer forwards the request, lets the upstream answer it, then
+	// closes the connection without passing the answer on: the request
+	// took effect but the client cannot know.
+	DropAnswer
 )
 
 func (f Fault) String() string {
@@ -38,6 +44,8 @@ func (f Fault) String() string {
 		return "InternalError"
 	case Drop:
 		return "drop"
+	case DropAnswer:
+		return "drop-answer"
 	}
 	return fmt.Sprintf("Fault(%d)", int(f))
 }
@@ -48,11 +56,30 @@ type Faults struct {
 	SlowDown      float64
 	InternalError float64
 	Drop          float64
+	DropAnswer    float64
 	// Seed makes the sequence of faults reproducible.
 	Seed uint64
 	// Match selects the requests that may fail; nil means every request.
 	Match func(*http.Request) bool
+	// Dialect is the service whose error answers the proxy imitates.
+	Dialect ErrorDialect
 }
+
+// ErrorDialect says how a FaultProxy words the throttling and internal
+// errors it injects: as the service behind it would.
+type ErrorDialect int
+
+// The services a FaultProxy can imitate.
+const (
+	// DialectS3 answers 503 SlowDown and 500 InternalError in S3's XML.
+	DialectS3 ErrorDialect = iota
+	// DialectGCS answers 429 rateLimitExceeded and 500 backendError in
+	// Google's JSON.
+	DialectGCS
+	// DialectAzure answers 503 ServerBusy and 500 InternalError in Azure
+	// Storage's XML, with the x-ms-error-code header.
+	DialectAzure
+)
 
 // ProxyRecord is one request as the proxy handled it.
 type ProxyRecord struct {
@@ -61,12 +88,14 @@ type ProxyRecord struct {
 	Path  string
 	Fault Fault
 	// Status is the upstream's status code, or 0 when a fault was injected
-	// or the upstream could not be reached.
+	// instead of forwarding or the upstream could not be reached.
+	// DropAnswer records the status the client never saw.
 	Status int
 }
 
-// FaultProxy is a reverse proxy on 127.0.0.1 in front of an S3 endpoint
-// that fails a share of requests the way S3 and networks do. It preserves
+// FaultProxy is a reverse proxy on 127.0.0.1 in front of an object store
+// (S3, Cloud Storage or Azure Blob Storage, see ErrorDialect) that fails a
+// share of requests the way the store and networks do. It preserves
 // the Host header, so SigV4 signatures made for the proxy's address stay
 // valid upstream.
 type FaultProxy struct {
@@ -101,7 +130,8 @@ func StartFaultProxy(tb testing.TB, target string, f Faults) *FaultProxy {
 		ModifyResponse: func(resp *http.Response) error {
 			// Recorded before the client sees the answer, so the records'
 			// order is the order in which the upstream accepted requests.
-			p.record(resp.Request, NoFault, resp.StatusCode)
+			f, _ := resp.Request.Context().Value(faultKey{}).(Fault)
+			p.record(resp.Request, f, resp.StatusCode)
 			return nil
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
@@ -168,7 +198,7 @@ func (p *FaultProxy) choose(r *http.Request) Fault {
 	for _, c := range []struct {
 		share float64
 		fault Fault
-	}{{p.faults.SlowDown, SlowDown}, {p.faults.InternalError, InternalError}, {p.faults.Drop, Drop}} {
+	}{{p.faults.SlowDown, SlowDown}, {p.faults.InternalError, InternalError}, {p.faults.Drop, Drop}, {p.faults.DropAnswer, DropAnswer}} {
 		if x < c.share {
 			return c.fault
 		}
@@ -183,14 +213,21 @@ func (p *FaultProxy) serve(w http.ResponseWriter, r *http.Request) {
 	case NoFault:
 		p.rp.ServeHTTP(w, r)
 		return
-	case SlowDown:
+	case SlowDown, InternalError:
 		_, _ = io.Copy(io.Discard, r.Body)
 		p.record(r, f, 0)
-		s3Error(w, http.StatusServiceUnavailable, "SlowDown", "Please reduce your request rate.")
-	case InternalError:
-		_, _ = io.Copy(io.Discard, r.Body)
-		p.record(r, f, 0)
-		s3Error(w, http.StatusInternalServerError, "InternalError", "We encountered an internal error. Please try again.")
+		p.mu.Lock()
+		dialect := p.faults.Dialect
+		p.mu.Unlock()
+		injectError(w, dialect, f)
+	case DropAnswer:
+		rec := httptest.NewRecorder()
+		p.rp.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), faultKey{}, DropAnswer)))
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			panic(http.ErrAbortHandler)
+		}
+		conn.Close()
 	case Drop:
 		// Take half the body so the client has started sending, then hang up.
 		if r.ContentLength > 0 {
@@ -203,6 +240,35 @@ func (p *FaultProxy) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		conn.Close()
 	}
+}
+
+// faultKey marks a forwarded request whose answer will be dropped.
+type faultKey struct{}
+
+func injectError(w http.ResponseWriter, d ErrorDialect, f Fault) {
+	throttle := f == SlowDown
+	switch {
+	case d == DialectGCS && throttle:
+		googleError(w, http.StatusTooManyRequests, "rateLimitExceeded", "The rate of change requests to the object exceeds the rate limit. Please reduce the rate of create, update, and delete requests.")
+	case d == DialectGCS:
+		googleError(w, http.StatusInternalServerError, "backendError", "Backend Error")
+	case d == DialectAzure && throttle:
+		azureError(w, http.StatusServiceUnavailable, "ServerBusy", "The server is busy.")
+	case d == DialectAzure:
+		azureError(w, http.StatusInternalServerError, "InternalError", "The server encountered an internal error. Please retry the request.")
+	case throttle:
+		s3Error(w, http.StatusServiceUnavailable, "SlowDown", "Please reduce your request rate.")
+	default:
+		s3Error(w, http.StatusInternalServerError, "InternalError", "We encountered an internal error. Please try again.")
+	}
+}
+
+func azureError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/xml")
+	w.Header().Set("x-ms-error-code", code)
+	w.WriteHeader(status)
+	fmt.Fprintf(w, `<?xml version="1.0" encoding="utf-8"?>
+<Error><Code>%s</Code><Message>%s</Message></Error>`, code, msg)
 }
 
 func s3Error(w http.ResponseWriter, status int, code, msg string) {

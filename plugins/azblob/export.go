@@ -1,0 +1,100 @@
+package azblob
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/exportd/exportd/sdk"
+)
+
+// Content types of what the plugin writes. A .parquet.gz file is a plain
+// parquet file with GZIP column chunks, not a gzip stream, so it gets no
+// Content-Encoding.
+const (
+	parquetContentType = "application/vnd.apache.parquet"
+	receiptContentType = "application/json"
+)
+
+// export is one dump on its way into the container. The SDK guards the
+// protocol around it (files belong to the export's tables, Commit names
+// exactly the files that were Put, nothing follows Commit or Abort).
+type export struct {
+	d    *destination
+	info sdk.ExportInfo
+	log  *slog.Logger
+}
+
+var _ sdk.Export = (*export)(nil)
+
+func newExport(d *destination, info sdk.ExportInfo) *export {
+	return &export{
+		d:    d,
+		info: info,
+		log: d.log.With("account", info.Account, "run_id", info.RunID, "export_id", info.ID,
+			"dump", d.layout.DumpPrefix(info.Time)),
+	}
+}
+
+// Put verifies the spool file against the digest the daemon sent while
+// computing the MD5 the service verifies, then uploads it.
+func (e *export) Put(ctx context.Context, f sdk.File) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if f.Size > maxObjectSize {
+		return sdk.Permanent(fmt.Errorf("table %s file %d has %d bytes, more than one Put Blob takes (5000 MiB): lower the parquet target file size",
+			f.Table, f.Index, f.Size))
+	}
+	release, err := e.d.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+
+	start := time.Now()
+	file, err := os.Open(f.Path)
+	if err != nil {
+		return sdk.Retryable(fmt.Errorf("open spool file of %s file %d: %w", f.Table, f.Index, err))
+	}
+	defer file.Close()
+	sum := md5.New()
+	if err := sdk.CopyVerified(ctx, sum, file, f); err != nil {
+		return err
+	}
+	name := e.d.layout.FileKey(e.info.Time, f.Table, f.Index)
+	if err := e.d.upload(ctx, name, file, f.Size, sum.Sum(nil), parquetContentType); err != nil {
+		return err
+	}
+	e.log.Debug("file delivered", "table", f.Table, "index", f.Index, "blob", name, "bytes", f.Size,
+		"duration", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// Commit writes receipt.json, replacing the previous dump's, unless this
+// process already wrote the receipt of a later dump.
+func (e *export) Commit(ctx context.Context, m sdk.Manifest) (sdk.Receipt, error) {
+	body := e.d.layout.NewReceipt(e.info.Time, m).Marshal()
+	name := e.d.layout.ReceiptKey()
+	sum := md5.Sum(body)
+	if err := e.d.receipts.Write(ctx, e.info.Time, func(ctx context.Context) error {
+		return e.d.upload(ctx, name, bytes.NewReader(body), int64(len(body)), sum[:], receiptContentType)
+	}); err != nil {
+		return sdk.Receipt{}, err
+	}
+	location := e.d.s.Endpoint + "/" + e.d.s.Container + "/" + name
+	e.log.Info("dump committed", "receipt", location, "tables", len(m.Tables))
+	return sdk.Receipt{Location: location, Body: body}, nil
+}
+
+// Abort gives the export up. Every file went up in one Put Blob, so no
+// uncommitted blocks are left; the files stay for the customer's lifecycle
+// rule, unreferenced by any receipt.
+func (e *export) Abort(context.Context) error {
+	e.log.Info("export aborted")
+	return nil
+}
