@@ -123,10 +123,17 @@ func (d *destination) region() string {
 	return d.currentRegion
 }
 
-func (d *destination) setRegion(r string) {
+// learnRegion switches the destination from region from to region to,
+// unless another upload already switched it, and reports whether this
+// call did.
+func (d *destination) learnRegion(from, to string) bool {
 	d.regionMu.Lock()
-	d.currentRegion = r
-	d.regionMu.Unlock()
+	defer d.regionMu.Unlock()
+	if d.currentRegion != from {
+		return false
+	}
+	d.currentRegion = to
+	return true
 }
 
 // Check assumes the role afresh, which proves the platform's identity, the
