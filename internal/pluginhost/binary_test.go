@@ -132,6 +132,11 @@ func TestPinnedBinaryIsWhatRuns(t *testing.T) {
 	if got := hex.EncodeToString(sum.Sum(nil)); got != pin {
 		t.Fatalf("the running plugin has sha256 %s, not the pinned %s", got, pin)
 	}
+	// Started from /proc/self/fd/3, it still goes by its own name in ps.
+	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pluginPID(t, h, "localfs")))
+	if err != nil || strings.TrimSpace(string(comm)) != "exportd-plugin-" {
+		t.Fatalf("process name %q (%v), want exportd-plugin- (the kernel keeps 15 bytes)", comm, err)
+	}
 }
 
 // TestUnsafePermissions: a plugin binary, or a directory above it, that
