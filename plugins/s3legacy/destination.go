@@ -81,6 +81,9 @@ func newDestination(ctx context.Context, info sdk.DestinationInfo, s settings, t
 	if stsRegion == "" {
 		stsRegion = fallbackRegion
 	}
+	if base.Credentials != nil {
+		base.Credentials = platformCredentials{base.Credentials}
+	}
 	stsClient := sts.NewFromConfig(base, func(o *sts.Options) {
 		o.Region = stsRegion
 		if s.STSEndpoint != "" {
