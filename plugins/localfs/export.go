@@ -63,6 +63,8 @@ func copyVerified(ctx context.Context, w io.Writer, f sdk.File) error {
 func (e *export) Commit(ctx context.Context, m sdk.Manifest) (sdk.Receipt, error) {
 	key := e.d.layout.ReceiptKey()
 	path := e.d.tree.full(key)
+	e.d.commitMu.Lock()
+	defer e.d.commitMu.Unlock()
 	if prev, err := e.d.tree.read(key); err == nil {
 		if _, t, err := legacylayout.ParseReceipt(prev); err == nil && t.After(e.info.Time) {
 			return sdk.Receipt{}, sdk.Permanent(fmt.Errorf("%s names a newer dump (%s) than this one (%s); receipts never go back in time",

@@ -20,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/exportd/exportd/sdk"
@@ -115,6 +116,10 @@ type destination struct {
 	name   string
 	layout legacylayout.Layout
 	tree   *tree
+	// commitMu makes reading the previous receipt and replacing it one
+	// step, so that two exports committing at once cannot leave the older
+	// receipt in place.
+	commitMu sync.Mutex
 }
 
 var _ sdk.Destination = (*destination)(nil)

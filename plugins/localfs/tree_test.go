@@ -2,10 +2,12 @@ package localfs_test
 
 import (
 	"context"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -185,5 +187,51 @@ func TestCheckRefusesLinkedFolder(t *testing.T) {
 	}
 	if _, err := d.Check(context.Background()); sdk.AttributeOf(err) != "path" || !strings.Contains(err.Error(), "symbolic link") {
 		t.Fatalf("Check: %v", err)
+	}
+}
+
+// TestConcurrentCommitsKeepTheNewerReceipt: an older and a newer export of
+// one destination commit at the same moment; the newer receipt stays,
+// every time.
+func TestConcurrentCommitsKeepTheNewerReceipt(t *testing.T) {
+	ctx := context.Background()
+	at := time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)
+	for round := 0; round < 20; round++ {
+		root := t.TempDir()
+		d, err := localfs.Plugin{}.Configure(ctx, sdk.DestinationInfo{Name: "acme", Account: "acme"}, sdk.NewConfig(map[string]any{"path": root}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		times := []time.Time{at, at.Add(time.Hour)}
+		exps := make([]sdk.Export, len(times))
+		for i, ti := range times {
+			exps[i], err = d.Begin(ctx, sdk.ExportInfo{ID: fmt.Sprint(i), Account: "acme", RunID: "r", Time: ti, Tables: []string{"t"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := filepath.Join(t.TempDir(), "t")
+			if err := os.WriteFile(p, []byte("t"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := exps[i].Put(ctx, sdk.File{Table: "t", Path: p, Size: 1, SHA256: sha("t")}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var wg sync.WaitGroup
+		for _, exp := range exps {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, _ = exp.Commit(ctx, sdk.Manifest{Tables: []sdk.TableManifest{{Name: "t", Files: 1}}}) // the older may be refused
+			}()
+		}
+		wg.Wait()
+		b, err := os.ReadFile(filepath.Join(root, "receipt.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), "2024-05-06T08:08:09") {
+			t.Fatalf("round %d: the older dump's receipt stayed:\n%s", round, b)
+		}
 	}
 }
