@@ -235,3 +235,17 @@ func TestConcurrentCommitsKeepTheNewerReceipt(t *testing.T) {
 		}
 	}
 }
+
+// TestTableNamesStayBelowThePath: a table name that would climb out of
+// the destination's path is refused, and nothing is written outside it.
+func TestTableNamesStayBelowThePath(t *testing.T) {
+	base := t.TempDir()
+	root := filepath.Join(base, "root")
+	err := exportOne(t, map[string]any{"path": root}, time.Now().UTC(), "../../escaped")
+	if sdk.KindOf(err) != sdk.KindPermanent || !strings.Contains(err.Error(), `".." cannot be a file or folder name`) {
+		t.Fatalf("export: %v, want a permanent error", err)
+	}
+	if _, err := os.Stat(filepath.Join(base, "escaped")); !os.IsNotExist(err) {
+		t.Fatalf("written outside the path: %v", err)
+	}
+}
