@@ -56,6 +56,16 @@ parquet {
 # Pinning the plugin's digest makes the daemon refuse a binary that was
 # replaced behind its back. Update it with every release:
 #   sha256sum /opt/exportd/plugins/exportd-plugin-s3legacy
+# The binary and /opt/exportd/plugins must not be writable by group or
+# others (install -m 0755, owned by root).
+#
+# A plugin sees none of the daemon's environment (the NATS URL, the DSN)
+# beyond PATH, HOME, TMPDIR, TZ and LANG, unless env names it. The
+# instance role needs no variable. Where the platform's identity comes
+# from the environment instead (access keys in /etc/exportd/env, a
+# container's or web identity's credentials), pass it on:
+#   env = ["AWS_*"]
+# and an egress proxy too: env = ["AWS_*", "HTTPS_PROXY", "NO_PROXY"].
 plugin "s3legacy" {
   path = "/opt/exportd/plugins/exportd-plugin-s3legacy"
   # sha256 = "…"

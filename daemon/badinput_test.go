@@ -45,6 +45,15 @@ func requireEmptyDir(t *testing.T, dir string) {
 // both validate and run, and nothing is written to any destination.
 func TestBadConfigurations(t *testing.T) {
 	pluginDir := testsupport.PluginDir(t, "localfs")
+	// A plugin reached through a directory every user may write.
+	openDir := t.TempDir()
+	if err := os.Chmod(openDir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	exposed := filepath.Join(openDir, "exportd-plugin-localfs")
+	if err := os.Symlink(filepath.Join(pluginDir, "exportd-plugin-localfs"), exposed); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		body string // destinations and plugins, after the common part
@@ -69,6 +78,16 @@ func TestBadConfigurations(t *testing.T) {
 			name: "pinned checksum mismatch",
 			body: "plugin \"localfs\" {\n  sha256 = \"" + strings.Repeat("ab", 32) + "\"\n}\ndestination \"localfs\" \"d\" {\n  account = \"acme\"\n  path    = %q\n}\n",
 			want: []string{"Plugin checksum mismatch", "does not match its pinned sha256", strings.Repeat("ab", 32)},
+		},
+		{
+			name: "plugin others may replace",
+			body: "plugin \"localfs\" {\n  path = \"" + exposed + "\"\n}\ndestination \"localfs\" \"d\" {\n  account = \"acme\"\n  path    = %q\n}\n",
+			want: []string{"exportd.hcl:5:1: error: Unsafe plugin permissions", openDir + " is writable by group or others"},
+		},
+		{
+			name: "plugin given the whole environment",
+			body: "plugin \"localfs\" {\n  env = [\"*\"]\n}\ndestination \"localfs\" \"d\" {\n  account = \"acme\"\n  path    = %q\n}\n",
+			want: []string{"exportd.hcl:6:9: error: Invalid environment variable pattern", "would pass the daemon's whole environment on"},
 		},
 		{
 			name: "unknown plugin",

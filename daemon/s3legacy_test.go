@@ -76,6 +76,9 @@ source "sample" {
   rows = %s
 }
 parquet { target_file_size = "64KiB" }
+plugin "s3legacy" {
+  env = ["AWS_*"] # the platform's identity comes from the environment
+}
 destination "localfs" "acme-local" {
   account = "acme"
   path    = %q
@@ -174,6 +177,114 @@ destination "s3legacy" "acme-s3" {
 	for _, dest := range []string{"acme-local", "acme-s3", "acme-gcs", "acme-azure"} {
 		if got := metric(t, ops, `exportd_files_delivered_total{destination="`+dest+`"}`); int(got) != files {
 			t.Fatalf("%s: %v files delivered, want %d", dest, got, files)
+		}
+	}
+}
+
+// pluginEnv reads the environment of the plugin the daemon logged as
+// started, by name.
+func pluginEnv(t *testing.T, d *daemon, plugin string) map[string]string {
+	t.Helper()
+	m := regexp.MustCompile(`msg="plugin started" plugin=` + plugin + ` .*pid=(\d+)`).FindStringSubmatch(d.out.String())
+	if m == nil {
+		t.Fatalf("no pid logged for plugin %s", plugin)
+	}
+	raw, err := os.ReadFile("/proc/" + m[1] + "/environ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{}
+	for _, kv := range strings.Split(string(raw), "\x00") {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	return env
+}
+
+// TestS3LegacyFirstDumpLearnsRegion: a new customer's first dump, with
+// no region configured and the bucket in another region than the one the
+// plugin starts with, four files in flight at once when S3 says where the
+// bucket is (through a proxy that refuses misdirected requests as S3
+// does). The dump commits and the switch is logged once. Each plugin
+// process sees only the environment its plugin block allows: s3legacy
+// the platform's AWS identity, neither of them the daemon's secrets.
+func TestS3LegacyFirstDumpLearnsRegion(t *testing.T) {
+	moto := testsupport.StartMoto(t)
+	customer := moto.NewCustomer(t, testsupport.CustomerOptions{ExternalID: "acme", Region: "eu-west-1"})
+	proxy := moto.StartRegionProxy(t)
+	proxy.HoldMisdirected(4)
+	ns := testsupport.StartNATS(t)
+	_, js := ns.Connect(t)
+	out := t.TempDir()
+	cfg := writeConfig(t, fmt.Sprintf(`
+data_dir   = %q
+plugin_dir = %q
+nats { url = %q }
+http { listen = "" }
+jobs { put_concurrency = 4 }
+source "sample" {
+  seed = 7
+  rows = %s
+}
+parquet { target_file_size = "64KiB" }
+plugin "s3legacy" {
+  env = ["AWS_*"]
+}
+destination "localfs" "acme-local" {
+  account = "acme"
+  path    = %q
+}
+destination "s3legacy" "acme-s3" {
+  account            = "acme"
+  bucket             = %q
+  role_arn           = %q
+  external_id        = %q
+  folder             = "dumps"
+  upload_concurrency = 4
+  endpoint           = %q
+  sts_endpoint       = %q
+  path_style         = true
+}
+`, t.TempDir(), testsupport.PluginDir(t, "localfs", "s3legacy"), ns.URL, hclRows(sampleRows), out,
+		customer.Bucket, customer.RoleARN, customer.ExternalID, proxy.URL, moto.Endpoint))
+
+	d := startDaemon(t, cfg, append(moto.PlatformEnv(), "EXPORTD_TEST_PG_DSN=postgres://exportd:secret@db/platform")...)
+	d.waitLog(t, "exportd running", 60*time.Second)
+	publish(t, js, event.ModellingCompleted{AccountID: "acme", RunID: "run-1", CompletedAt: time.Now().UTC()})
+	d.waitLog(t, `destination=acme-s3 receipt=s3://`, 2*time.Minute)
+
+	if n := strings.Count(d.out.String(), "bucket is in another region"); n != 1 {
+		t.Errorf("the region switch was logged %d times, want once", n)
+	}
+	if n := proxy.Misdirected(); n != 4 {
+		t.Errorf("%d uploads were sent to the wrong region, want the 4 first in flight", n)
+	}
+	receipt, err := moto.Object(context.Background(), customer.Bucket, "dumps/receipt.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, _, err := legacylayout.ParseReceipt(receipt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := 0
+	for _, tbl := range rc.Tables {
+		files += tbl.TotalFileCount
+	}
+	if files < 8 || len(rc.Tables) != len(sampleRows) {
+		t.Fatalf("receipt names %d files of %d tables, want at least 8 files of every table", files, len(rc.Tables))
+	}
+
+	s3env, localenv := pluginEnv(t, d, "s3legacy"), pluginEnv(t, d, "localfs")
+	if s3env["AWS_ACCESS_KEY_ID"] != moto.Platform.AccessKeyID || localenv["AWS_ACCESS_KEY_ID"] != "" {
+		t.Errorf("AWS_ACCESS_KEY_ID: s3legacy has %q, localfs %q; want it only in s3legacy", s3env["AWS_ACCESS_KEY_ID"], localenv["AWS_ACCESS_KEY_ID"])
+	}
+	for name, env := range map[string]map[string]string{"s3legacy": s3env, "localfs": localenv} {
+		if _, ok := env["EXPORTD_TEST_PG_DSN"]; ok {
+			t.Errorf("the daemon's DSN reached plugin %s", name)
+		}
+		if env["PATH"] == "" {
+			t.Errorf("plugin %s has no PATH", name)
 		}
 	}
 }

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"os/exec"
+	"runtime"
 	"sync"
 	"time"
 
@@ -15,12 +17,27 @@ import (
 )
 
 // LaunchConfig says how to start a plugin binary.
+//
+// A plugin does not inherit the caller's environment. It gets PATH, HOME,
+// TMPDIR, TZ and LANG, the caller's variables that InheritEnv names, Env,
+// and the variables go-plugin sets for the handshake.
 type LaunchConfig struct {
 	// Path is the plugin executable.
 	Path string
-	// Args and Env are passed to it; Env adds to the daemon's environment.
+	// Executable, when set, is Path opened by the caller, who checked that
+	// file (its digest, its permissions). On Linux the plugin is started
+	// from this open file, through /proc/self/fd, so that what runs is what
+	// was checked even if Path is replaced in between; elsewhere Path is
+	// started. Launch does not close it.
+	Executable *os.File
+	// Args are passed to the plugin.
 	Args []string
-	Env  []string
+	// InheritEnv names the caller's environment variables the plugin also
+	// receives: names, or prefixes followed by a star ("AWS_*"). See
+	// CheckEnvPattern.
+	InheritEnv []string
+	// Env adds NAME=value pairs to the plugin's environment.
+	Env []string
 	// Dir is the plugin's working directory; empty means the caller's.
 	Dir string
 	// Logger receives the plugin's log records. Nil discards them.
@@ -51,17 +68,22 @@ func Launch(ctx context.Context, cfg LaunchConfig) (*Client, error) {
 	if timeout == 0 {
 		timeout = time.Minute
 	}
-	cmd := exec.Command(cfg.Path, cfg.Args...)
-	cmd.Env = append(cmd.Environ(), cfg.Env...)
+	env, err := pluginEnviron(os.Environ(), cfg.InheritEnv)
+	if err != nil {
+		return nil, fmt.Errorf("start plugin %s: environment: %w", cfg.Path, err)
+	}
+	cmd := command(cfg)
+	cmd.Env = append(env, cfg.Env...)
 	cmd.Dir = cfg.Dir
 	pc := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  Handshake,
 		Plugins:          plugin.PluginSet{pluginName: &grpcPlugin{}},
 		Cmd:              cmd,
+		SkipHostEnv:      true,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
 		StartTimeout:     timeout,
-		Logger:           newHCLogBridge(logger),
+		Logger:           newPluginLogBridge(logger, cmd.Path, cfg.Path),
 		GRPCDialOptions: []grpc.DialOption{
 			grpc.WithDefaultCallOptions(
 				grpc.MaxCallRecvMsgSize(MaxMessageSize),
@@ -75,6 +97,20 @@ func Launch(ctx context.Context, cfg LaunchConfig) (*Client, error) {
 		return nil, fmt.Errorf("start plugin %s: %w", cfg.Path, err)
 	}
 	return c, nil
+}
+
+// command is the plugin's command line. Started from an open file, the
+// plugin receives that file as descriptor 3 and the kernel executes
+// /proc/self/fd/3; argv[0] still names Path.
+func command(cfg LaunchConfig) *exec.Cmd {
+	if cfg.Executable == nil || runtime.GOOS != "linux" {
+		return exec.Command(cfg.Path, cfg.Args...)
+	}
+	return &exec.Cmd{
+		Path:       "/proc/self/fd/3",
+		Args:       append([]string{cfg.Path}, cfg.Args...),
+		ExtraFiles: []*os.File{cfg.Executable},
+	}
 }
 
 func connect(ctx context.Context, pc *plugin.Client) (*Client, error) {

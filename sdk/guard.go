@@ -10,10 +10,16 @@ import (
 
 // guardedExport wraps a plugin's Export and enforces, whatever the plugin
 // does, that no dump is committed unless every file named by the manifest
-// was Put successfully, and that nothing happens after Commit or Abort.
+// was Put successfully, that nothing happens after Commit or Abort, and
+// that Abort never runs while a Commit is in flight.
 type guardedExport struct {
 	inner  Export
 	tables map[string]bool
+	// finish is held by a Commit in flight and by Abort. An Abort that
+	// arrives during a Commit (the daemon gave up waiting for it) waits for
+	// it to end and then decides: a committed dump is left alone, since its
+	// receipt may already name its files.
+	finish chan struct{}
 
 	mu        sync.Mutex
 	delivered map[string]map[int]bool
@@ -24,6 +30,7 @@ func newGuardedExport(inner Export, tables []string) *guardedExport {
 	g := &guardedExport{
 		inner:     inner,
 		tables:    map[string]bool{},
+		finish:    make(chan struct{}, 1),
 		delivered: map[string]map[int]bool{},
 	}
 	for _, t := range tables {
@@ -57,7 +64,23 @@ func (g *guardedExport) Put(ctx context.Context, f File) error {
 	return nil
 }
 
+// lockFinish waits until no Commit or Abort is in flight.
+func (g *guardedExport) lockFinish(ctx context.Context) error {
+	select {
+	case g.finish <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (g *guardedExport) unlockFinish() { <-g.finish }
+
 func (g *guardedExport) Commit(ctx context.Context, m Manifest) (Receipt, error) {
+	if err := g.lockFinish(ctx); err != nil {
+		return Receipt{}, err
+	}
+	defer g.unlockFinish()
 	g.mu.Lock()
 	if g.done {
 		g.mu.Unlock()
@@ -116,6 +139,10 @@ func (g *guardedExport) checkManifest(m Manifest) error {
 }
 
 func (g *guardedExport) Abort(ctx context.Context) error {
+	if err := g.lockFinish(ctx); err != nil {
+		return err
+	}
+	defer g.unlockFinish()
 	g.mu.Lock()
 	if g.done {
 		g.mu.Unlock()

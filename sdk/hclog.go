@@ -5,6 +5,7 @@ import (
 	"io"
 	"log"
 	"log/slog"
+	"path/filepath"
 
 	"github.com/hashicorp/go-hclog"
 )
@@ -16,12 +17,22 @@ type hclogBridge struct {
 	l    *slog.Logger
 	name string
 	args []any
+	// started and path: a plugin started from an open file is known to
+	// go-plugin by the name it was executed under (/proc/self/fd/3); the
+	// bridge shows its path instead.
+	started, path string
 }
 
 var _ hclog.Logger = (*hclogBridge)(nil)
 
 // newHCLogBridge returns an hclog.Logger writing into l.
 func newHCLogBridge(l *slog.Logger) hclog.Logger { return &hclogBridge{l: l} }
+
+// newPluginLogBridge is newHCLogBridge for the go-plugin client of a
+// plugin executed as started whose path is path.
+func newPluginLogBridge(l *slog.Logger, started, path string) hclog.Logger {
+	return &hclogBridge{l: l, started: started, path: path}
+}
 
 func slogLevel(level hclog.Level) slog.Level {
 	switch level {
@@ -52,7 +63,11 @@ func (b *hclogBridge) Log(level hclog.Level, msg string, args ...any) {
 		if k, _ := args[i].(string); k == "timestamp" {
 			continue
 		}
-		all = append(all, args[i], args[i+1])
+		v := args[i+1]
+		if s, ok := v.(string); ok && b.started != b.path && s == b.started {
+			v = b.path
+		}
+		all = append(all, args[i], v)
 	}
 	b.l.Log(ctx, lvl, msg, all...)
 }
@@ -85,6 +100,9 @@ func (b *hclogBridge) Name() string { return b.name }
 
 func (b *hclogBridge) Named(name string) hclog.Logger {
 	c := *b
+	if b.started != b.path && name == filepath.Base(b.started) {
+		name = filepath.Base(b.path)
+	}
 	if c.name != "" {
 		name = c.name + "." + name
 	}

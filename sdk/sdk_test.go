@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -151,5 +152,124 @@ func TestValidateExportInfo(t *testing.T) {
 		if err := validateExportInfo(info); err == nil {
 			t.Errorf("%+v accepted", info)
 		}
+	}
+}
+
+// slowCommitExport is a plugin's export whose Commit waits for release,
+// recording whether Abort ran while a Commit was in flight.
+type slowCommitExport struct {
+	commitErr error
+	started   chan struct{}
+	release   chan struct{}
+
+	mu            sync.Mutex
+	committing    bool
+	aborts        int
+	abortOverlaps int
+}
+
+func (s *slowCommitExport) Put(context.Context, File) error { return nil }
+
+func (s *slowCommitExport) Commit(context.Context, Manifest) (Receipt, error) {
+	s.mu.Lock()
+	s.committing = true
+	s.mu.Unlock()
+	close(s.started)
+	<-s.release
+	s.mu.Lock()
+	s.committing = false
+	s.mu.Unlock()
+	return Receipt{Location: "x"}, s.commitErr
+}
+
+func (s *slowCommitExport) Abort(context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.aborts++
+	if s.committing {
+		s.abortOverlaps++
+	}
+	return nil
+}
+
+// TestGuardAbortWaitsForCommit: an Abort that arrives while a Commit is
+// still running (the daemon cancelled it and gave up) waits for it; a
+// Commit that succeeded is then left alone, one that failed is aborted.
+func TestGuardAbortWaitsForCommit(t *testing.T) {
+	tests := []struct {
+		name       string
+		commitErr  error
+		wantAborts int
+	}{
+		{name: "commit succeeds", wantAborts: 0},
+		{name: "commit fails", commitErr: Retryable(errors.New("disk full")), wantAborts: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			inner := &slowCommitExport{commitErr: tt.commitErr, started: make(chan struct{}), release: make(chan struct{})}
+			g := newGuardedExport(inner, []string{"a"})
+			if err := g.Put(ctx, File{Table: "a"}); err != nil {
+				t.Fatal(err)
+			}
+			commitDone := make(chan error, 1)
+			go func() {
+				_, err := g.Commit(ctx, Manifest{Tables: []TableManifest{{Name: "a", Files: 1}}})
+				commitDone <- err
+			}()
+			<-inner.started
+			abortDone := make(chan error, 1)
+			go func() { abortDone <- g.Abort(ctx) }()
+			select {
+			case err := <-abortDone:
+				t.Fatalf("Abort returned (%v) while the Commit was in flight", err)
+			case <-time.After(300 * time.Millisecond): // long enough for an Abort that does not wait to have run
+			}
+			close(inner.release)
+			if err := <-commitDone; !errors.Is(err, tt.commitErr) {
+				t.Fatalf("Commit: %v", err)
+			}
+			if err := <-abortDone; err != nil {
+				t.Fatalf("Abort: %v", err)
+			}
+			inner.mu.Lock()
+			defer inner.mu.Unlock()
+			if inner.abortOverlaps != 0 || inner.aborts != tt.wantAborts {
+				t.Fatalf("plugin Abort ran %d times (%d during the Commit), want %d after it", inner.aborts, inner.abortOverlaps, tt.wantAborts)
+			}
+		})
+	}
+}
+
+func TestPluginEnviron(t *testing.T) {
+	environ := []string{"PATH=/usr/bin", "HOME=/home/x", "LANG=C.UTF-8", "EXPORTD_PG_DSN=postgres://u:p@h/db",
+		"AWS_ACCESS_KEY_ID=AK", "AWS_REGION=eu-west-1", "AWSX=1", "NATS_CREDS=/etc/creds", "TZ=UTC", "BROKEN"}
+	tests := []struct {
+		name    string
+		inherit []string
+		want    string
+		err     string
+	}{
+		{name: "base only", want: "PATH=/usr/bin HOME=/home/x LANG=C.UTF-8 TZ=UTC"},
+		{name: "prefix", inherit: []string{"AWS_*"}, want: "PATH=/usr/bin HOME=/home/x LANG=C.UTF-8 AWS_ACCESS_KEY_ID=AK AWS_REGION=eu-west-1 TZ=UTC"},
+		{name: "exact name", inherit: []string{"AWS_REGION", "NATS"}, want: "PATH=/usr/bin HOME=/home/x LANG=C.UTF-8 AWS_REGION=eu-west-1 TZ=UTC"},
+		{name: "everything refused", inherit: []string{"*"}, err: "whole environment"},
+		{name: "not a name", inherit: []string{"AWS-*"}, err: "not a variable name"},
+		{name: "star inside", inherit: []string{"A*B"}, err: "not a variable name"},
+		{name: "leading digit", inherit: []string{"1A"}, err: "not a variable name"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := pluginEnviron(environ, tt.inherit)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("got %v, want an error saying %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil || strings.Join(got, " ") != tt.want {
+				t.Fatalf("got %q, %v\nwant %q", strings.Join(got, " "), err, tt.want)
+			}
+		})
 	}
 }

@@ -141,12 +141,15 @@ type Source struct {
 	DeclRange hcl.Range
 }
 
-// Plugin is a plugin block: where a destination plugin's binary is and,
-// optionally, the SHA-256 it must have.
+// Plugin is a plugin block: where a destination plugin's binary is,
+// optionally the SHA-256 it must have, and which of the daemon's
+// environment variables it receives besides the base set.
 type Plugin struct {
-	Name      string
-	Path      string
-	SHA256    string
+	Name   string
+	Path   string
+	SHA256 string
+	// Env holds variable names and prefixes followed by a star ("AWS_*").
+	Env       []string
 	DeclRange hcl.Range
 }
 
@@ -412,10 +415,11 @@ func (c *Config) decodePlugins(d *decoder, ps []rawPlugin) {
 		if !event.ValidID(p.Name) {
 			d.errorf(rng, "Invalid plugin name", fmt.Sprintf("%q: use letters, digits, _ and -.", p.Name))
 		}
-		a := d.attrs(p.Body, "path", "sha256")
+		a := d.attrs(p.Body, "path", "sha256", "env")
 		pl := Plugin{Name: p.Name, DeclRange: rng}
 		pl.Path = d.path(a["path"], "")
 		d.sha256(a["sha256"], &pl.SHA256)
+		d.envPatterns(a["env"], &pl.Env)
 		c.Plugins = append(c.Plugins, pl)
 	}
 }

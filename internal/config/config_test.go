@@ -39,6 +39,7 @@ source "sample" {
 plugin "localfs" {
   path   = "bin/exportd-plugin-localfs"
   sha256 = "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855"
+  env    = ["AWS_*", "HTTPS_PROXY"]
 }
 destination "localfs" "acme-local" {
   account = "acme"
@@ -86,6 +87,7 @@ func TestParseFull(t *testing.T) {
 		{"source kind", c.Source.Kind, "sample"},
 		{"plugin path", c.Plugins[0].Path, "/etc/exportd/bin/exportd-plugin-localfs"},
 		{"plugin sha lower-cased", c.Plugins[0].SHA256, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+		{"plugin env", strings.Join(c.Plugins[0].Env, ","), "AWS_*,HTTPS_PROXY"},
 		{"destinations sorted", c.Destinations[0].Name, "acme-local"},
 		{"tables", strings.Join(c.Destinations[0].Tables, ","), "companies"},
 		{"enabled default", c.Destinations[0].Enabled, true},
@@ -128,6 +130,8 @@ func TestDiagnostics(t *testing.T) {
 		{"bad duration", "data_dir = \"x\"\nsource \"sample\" {}\njobs { ack_wait = \"soon\" }\n", "Invalid duration", 3},
 		{"listen not loopback", "data_dir = \"x\"\nsource \"sample\" {}\nnats { listen = \"0.0.0.0:4222\" }\n", "Address not on loopback", 3},
 		{"bad sha", "data_dir = \"x\"\nsource \"sample\" {}\nplugin \"p\" {\n  sha256 = \"abc\"\n}\n", "Invalid SHA-256", 4},
+		{"whole environment", "data_dir = \"x\"\nsource \"sample\" {}\nplugin \"p\" {\n  env = [\"*\"]\n}\n", "would pass the daemon's whole environment on", 4},
+		{"env not a name", "data_dir = \"x\"\nsource \"sample\" {}\nplugin \"p\" {\n\n  env = [\"AWS_*\", \"AWS-REGION\"]\n}\n", "is not a variable name", 5},
 		{"missing account", "data_dir = \"x\"\nsource \"sample\" {}\ndestination \"localfs\" \"d\" {\n  path = \"x\"\n}\n", "Missing account", 3},
 		{"duplicate destination", "data_dir = \"x\"\nsource \"sample\" {}\ndestination \"a\" \"d\" { account = \"x\" }\ndestination \"b\" \"d\" { account = \"x\" }\n", "Duplicate destination", 4},
 		{"unset env", "data_dir = env(\"EXPORTD_TEST_SURELY_UNSET\")\nsource \"sample\" {}\n", "EXPORTD_TEST_SURELY_UNSET is not set", 1},

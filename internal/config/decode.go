@@ -12,6 +12,8 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/gohcl"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/exportd/exportd/sdk"
 )
 
 // decoder evaluates attributes one by one so that every error points at
@@ -262,6 +264,25 @@ func (d *decoder) loopbackAddr(a *hcl.Attribute, dst *string) {
 		d.errorf(a.Expr.Range(), "Address not on loopback",
 			"The embedded NATS server listens only on 127.0.0.1, ::1 or localhost, without TLS. Run a NATS cluster for remote access.")
 		return
+	}
+	*dst = v
+}
+
+// envPatterns decodes a list of environment variable names and prefixes
+// followed by a star, as a plugin block's env takes.
+func (d *decoder) envPatterns(a *hcl.Attribute, dst *[]string) {
+	if a == nil {
+		return
+	}
+	var v []string
+	if !d.decode(a, &v) {
+		return
+	}
+	for _, p := range v {
+		if err := sdk.CheckEnvPattern(p); err != nil {
+			d.errorf(a.Expr.Range(), "Invalid environment variable pattern", fmt.Sprintf("%s: %v.", a.Name, err))
+			return
+		}
 	}
 	*dst = v
 }

@@ -1,7 +1,8 @@
 // Package pluginhost runs exportd's destination plugins: it finds their
-// binaries, verifies pinned checksums, launches them through the sdk
-// client, configures their destinations, restarts a plugin that crashes
-// and forwards plugin logs into the daemon's log.
+// binaries, refuses those other users could replace, verifies pinned
+// checksums, launches them through the sdk client with an allow-listed
+// environment, configures their destinations, restarts a plugin that
+// crashes and forwards plugin logs into the daemon's log.
 //
 // It knows nothing of what destinations do with files, nor of jobs, NATS
 // or sources. A plugin that dies mid-export makes that export's calls fail
@@ -10,11 +11,8 @@ package pluginhost
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -33,6 +31,10 @@ type Spec struct {
 	Path string
 	// SHA256 pins the binary's digest (lower-case hex); empty pins nothing.
 	SHA256 string
+	// Env names the daemon's environment variables the plugin receives
+	// besides the SDK's base set: names or prefixes followed by a star
+	// (see sdk.CheckEnvPattern).
+	Env []string
 }
 
 // Options configure a Host.
@@ -50,10 +52,6 @@ type Options struct {
 	PollInterval time.Duration
 }
 
-// ErrChecksumMismatch is returned when a pinned plugin binary does not
-// hash to its pinned SHA-256.
-var ErrChecksumMismatch = errors.New("plugin binary does not match its pinned sha256")
-
 // ErrNotInstalled is returned when a plugin's binary cannot be found.
 var ErrNotInstalled = errors.New("plugin is not installed")
 
@@ -70,6 +68,10 @@ type Host struct {
 	supervising bool
 	stop        chan struct{}
 	done        chan struct{}
+
+	// beforeLaunch, when set, runs between a binary's checks and its
+	// launch (tests replace the binary there).
+	beforeLaunch func()
 }
 
 // plugin is one plugin binary and its current process.
@@ -167,17 +169,24 @@ func (h *Host) Launch(ctx context.Context, names []string) error {
 	return nil
 }
 
-// start verifies and launches one plugin process.
+// start verifies and launches one plugin process. The binary is opened
+// once: its permissions and pinned digest are checked on that open file,
+// and the process is started from it.
 func (h *Host) start(ctx context.Context, p *plugin) (*sdk.Client, error) {
-	if p.spec.SHA256 != "" {
-		if err := verify(p.path, p.spec.SHA256); err != nil {
-			return nil, fmt.Errorf("plugin %s: %w", p.spec.Name, err)
-		}
+	f, err := openBinary(p.path, p.spec.SHA256)
+	if err != nil {
+		return nil, fmt.Errorf("plugin %s: %w", p.spec.Name, err)
+	}
+	defer f.Close()
+	if h.beforeLaunch != nil {
+		h.beforeLaunch()
 	}
 	c, err := sdk.Launch(ctx, sdk.LaunchConfig{
-		Path:   p.path,
-		Dir:    h.opts.WorkDir,
-		Logger: h.log.With("plugin", p.spec.Name),
+		Path:       p.path,
+		Executable: f,
+		InheritEnv: p.spec.Env,
+		Dir:        h.opts.WorkDir,
+		Logger:     h.log.With("plugin", p.spec.Name),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("plugin %s: %w", p.spec.Name, err)
@@ -188,23 +197,6 @@ func (h *Host) start(ctx context.Context, p *plugin) (*sdk.Client, error) {
 	}
 	h.log.Info("plugin started", "plugin", p.spec.Name, "path", p.path, "version", c.Schema().Version, "pid", c.PID())
 	return c, nil
-}
-
-// verify hashes the file at path and compares it with the pinned digest.
-func verify(path, want string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return fmt.Errorf("hash %s: %w", path, err)
-	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != want {
-		return fmt.Errorf("%w: %s has sha256 %s, the configuration pins %s", ErrChecksumMismatch, path, got, want)
-	}
-	return nil
 }
 
 // Schema returns a launched plugin's schema.

@@ -98,7 +98,7 @@ func buildSource(cfg *config.Config, log *slog.Logger) (source.Source, hcl.Diagn
 func pluginSpecs(cfg *config.Config) []pluginhost.Spec {
 	specs := make([]pluginhost.Spec, len(cfg.Plugins))
 	for i, p := range cfg.Plugins {
-		specs[i] = pluginhost.Spec{Name: p.Name, Path: p.Path, SHA256: p.SHA256}
+		specs[i] = pluginhost.Spec{Name: p.Name, Path: p.Path, SHA256: p.SHA256, Env: p.Env}
 	}
 	return specs
 }
@@ -185,6 +185,8 @@ func pluginErrorSummary(err error) string {
 		return "Plugin checksum mismatch"
 	case errors.Is(err, pluginhost.ErrNotInstalled):
 		return "Unknown plugin"
+	case errors.Is(err, pluginhost.ErrUnsafePermissions):
+		return "Unsafe plugin permissions"
 	}
 	return "Plugin failed to start"
 }

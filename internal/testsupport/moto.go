@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 // MotoAccountID is the AWS account moto keeps every resource in.
@@ -361,6 +362,10 @@ type CustomerOptions struct {
 	// PermissionPolicy replaces LegacyPermissionPolicy(bucket) as the
 	// role's policy when set; "%s" in it stands for the bucket name.
 	PermissionPolicy string
+	// Region is the bucket's region; empty means MotoRegion. moto records
+	// it but does not check it: put a RegionProxy in front to have
+	// requests signed for another region refused as S3 does.
+	Region string
 }
 
 // MotoCustomer is one customer's setup, made exactly as the S3 Legacy
@@ -397,7 +402,11 @@ func (m *Moto) CreateCustomer(ctx context.Context, opts CustomerOptions) (MotoCu
 		c.ExternalID = fmt.Sprintf("customer-%d", n)
 	}
 	cfg := m.Config(m.Admin)
-	if _, err := m.AdminS3().CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(c.Bucket)}); err != nil {
+	in := &s3.CreateBucketInput{Bucket: aws.String(c.Bucket)}
+	if opts.Region != "" && opts.Region != MotoRegion {
+		in.CreateBucketConfiguration = &s3types.CreateBucketConfiguration{LocationConstraint: s3types.BucketLocationConstraint(opts.Region)}
+	}
+	if _, err := m.AdminS3().CreateBucket(ctx, in); err != nil {
 		return c, fmt.Errorf("create bucket %s: %w", c.Bucket, err)
 	}
 	roles := iam.NewFromConfig(cfg)

@@ -7,7 +7,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"sync"
 
 	"github.com/exportd/exportd/sdk"
@@ -19,7 +18,7 @@ type export struct {
 	info sdk.ExportInfo
 
 	mu      sync.Mutex
-	written []string // final paths of delivered files, for Abort
+	written []string // keys of files placed, for Abort
 }
 
 var _ sdk.Export = (*export)(nil)
@@ -29,15 +28,19 @@ func (e *export) Put(ctx context.Context, f sdk.File) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	dst := e.d.path(e.d.layout.FileKey(e.info.Time, f.Table, f.Index))
-	if err := e.d.writeAtomic(ctx, dst, func(w io.Writer) error {
+	key := e.d.layout.FileKey(e.info.Time, f.Table, f.Index)
+	placed, err := e.d.tree.write(ctx, key, func(w io.Writer) error {
 		return copyVerified(ctx, w, f)
-	}); err != nil {
+	})
+	if placed {
+		// Even if its directory could not be synced: Abort must find it.
+		e.mu.Lock()
+		e.written = append(e.written, key)
+		e.mu.Unlock()
+	}
+	if err != nil {
 		return fmt.Errorf("deliver %s file %d: %w", f.Table, f.Index, err)
 	}
-	e.mu.Lock()
-	e.written = append(e.written, dst)
-	e.mu.Unlock()
 	return nil
 }
 
@@ -53,10 +56,16 @@ func copyVerified(ctx context.Context, w io.Writer, f sdk.File) error {
 }
 
 // Commit writes receipt.json, refusing to replace a newer dump's receipt.
+// Once the receipt is renamed into place the dump is committed: consumers
+// may already have read it, so Commit succeeds even if the directory
+// cannot be synced afterwards (the rename may then not survive a power
+// loss, which leaves the previous receipt, naming a complete dump).
 func (e *export) Commit(ctx context.Context, m sdk.Manifest) (sdk.Receipt, error) {
 	key := e.d.layout.ReceiptKey()
-	path := e.d.path(key)
-	if prev, err := os.ReadFile(path); err == nil {
+	path := e.d.tree.full(key)
+	e.d.commitMu.Lock()
+	defer e.d.commitMu.Unlock()
+	if prev, err := e.d.tree.read(key); err == nil {
 		if _, t, err := legacylayout.ParseReceipt(prev); err == nil && t.After(e.info.Time) {
 			return sdk.Receipt{}, sdk.Permanent(fmt.Errorf("%s names a newer dump (%s) than this one (%s); receipts never go back in time",
 				path, t.Format(legacylayout.TimestampFormat), e.info.Time.Format(legacylayout.TimestampFormat)))
@@ -65,11 +74,15 @@ func (e *export) Commit(ctx context.Context, m sdk.Manifest) (sdk.Receipt, error
 		return sdk.Receipt{}, fmt.Errorf("read previous receipt: %w", err)
 	}
 	body := e.d.layout.NewReceipt(e.info.Time, m).Marshal()
-	if err := e.d.writeAtomic(ctx, path, func(w io.Writer) error {
+	placed, err := e.d.tree.write(ctx, key, func(w io.Writer) error {
 		_, err := w.Write(body)
 		return err
-	}); err != nil {
+	})
+	if err != nil && !placed {
 		return sdk.Receipt{}, fmt.Errorf("write receipt: %w", err)
+	}
+	if err != nil {
+		sdk.Logger().Warn("receipt is in place but may not survive a power loss", "destination", e.d.name, "receipt", path, "error", err)
 	}
 	return sdk.Receipt{Location: path, Body: body}, nil
 }
@@ -83,74 +96,18 @@ func (e *export) Abort(context.Context) error {
 	e.mu.Unlock()
 	var errs []error
 	dirs := map[string]bool{}
-	for _, p := range written {
-		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	for _, key := range written {
+		if err := e.d.tree.remove(key); err != nil {
 			errs = append(errs, err)
 		}
-		dirs[filepath.Dir(p)] = true
+		dir, _ := splitKey(key)
+		dirs[dir] = true
 	}
 	for dir := range dirs {
-		os.Remove(dir) // fails harmlessly unless empty
+		e.d.tree.removeEmptyDir(dir)
 	}
 	if len(written) > 0 {
-		os.Remove(e.d.path(e.d.layout.DumpPrefix(e.info.Time)))
+		e.d.tree.removeEmptyDir(e.d.layout.DumpPrefix(e.info.Time))
 	}
 	return errors.Join(errs...)
-}
-
-// writeAtomic writes a file through fill under a hidden temporary name in
-// the final directory, syncs it, and renames it to path.
-func (d *destination) writeAtomic(ctx context.Context, path string, fill func(io.Writer) error) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return sdk.Retryable(err)
-	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return sdk.Retryable(err)
-	}
-	done := false
-	defer func() {
-		if !done {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err := fill(tmp); err != nil {
-		return err
-	}
-	if d.fsync {
-		if err := tmp.Sync(); err != nil {
-			return sdk.Retryable(err)
-		}
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		return sdk.Retryable(err)
-	}
-	if err := tmp.Close(); err != nil {
-		return sdk.Retryable(err)
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return sdk.Retryable(err)
-	}
-	done = true
-	if d.fsync {
-		return syncDir(dir)
-	}
-	return nil
-}
-
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return sdk.Retryable(err)
-	}
-	defer f.Close()
-	if err := f.Sync(); err != nil {
-		return sdk.Retryable(err)
-	}
-	return nil
 }

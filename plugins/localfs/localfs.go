@@ -7,15 +7,20 @@
 // Files are written under a hidden temporary name in their final folder,
 // checked against the SHA-256 the daemon sent, synced, and renamed into
 // place, so a reader never sees a partial file; the receipt is written the
-// same way, last.
+// same way, last. Files get mode 0640 and folders 0750 unless the
+// destination says otherwise, and no symbolic link below the destination's
+// path is ever followed.
 package localfs
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/exportd/exportd/sdk"
@@ -42,6 +47,8 @@ func (Plugin) Schema() sdk.Schema {
 				Description: "Optional prefix inside path under which receipt.json and the dump folders are written."},
 			{Name: "fsync", Type: sdk.TypeBool,
 				Description: "Sync every file and directory to disk before reporting it delivered (default true)."},
+			{Name: "mode", Type: sdk.TypeString,
+				Description: `Permissions of the files written, in octal (default "0640"); folders get the same plus search permission wherever files are readable ("0640" gives "0750"). Owner read and write are required; write for others is refused.`},
 		},
 	}
 }
@@ -61,41 +68,88 @@ func (Plugin) Configure(_ context.Context, d sdk.DestinationInfo, cfg sdk.Config
 	if err != nil {
 		return nil, sdk.ConfigError("folder", err)
 	}
+	mode, err := parseMode(cfg.String("mode"))
+	if err != nil {
+		return nil, sdk.ConfigError("mode", err)
+	}
 	return &destination{
 		name:   d.Name,
-		root:   root,
 		layout: legacylayout.Layout{Folder: folder},
-		fsync:  cfg.Bool("fsync", true),
+		tree: &tree{
+			root:     root,
+			fileMode: mode,
+			dirMode:  dirMode(mode),
+			fsync:    cfg.Bool("fsync", true),
+			syncDir:  syncFile,
+		},
 	}, nil
 }
 
+// defaultMode keeps dumps from other users of the machine: the daemon's
+// own group may read them, as a loader running beside it would.
+const defaultMode os.FileMode = 0o640
+
+// parseMode reads the mode attribute, an octal string such as "0640".
+func parseMode(s string) (os.FileMode, error) {
+	if s == "" {
+		return defaultMode, nil
+	}
+	v, err := strconv.ParseUint(s, 8, 32)
+	switch {
+	case err != nil || len(s) < 3 || len(s) > 4:
+		return 0, fmt.Errorf("%q is not an octal mode such as \"0640\"", s)
+	case v&^0o666 != 0:
+		return 0, fmt.Errorf("%s: files are data: give read and write permissions only (no execute, setuid, setgid or sticky bits)", s)
+	case v&0o600 != 0o600:
+		return 0, fmt.Errorf("%s: the owner must be able to read and write the files", s)
+	case v&0o002 != 0:
+		return 0, fmt.Errorf("%s: files writable by every user of the machine are refused", s)
+	}
+	return os.FileMode(v), nil
+}
+
+// dirMode is the folders' mode for files of mode m: search permission
+// wherever the files are readable.
+func dirMode(m os.FileMode) os.FileMode { return m | (m&0o444)>>2 }
+
 type destination struct {
 	name   string
-	root   string
 	layout legacylayout.Layout
-	fsync  bool
+	tree   *tree
+	// commitMu makes reading the previous receipt and replacing it one
+	// step, so that two exports committing at once cannot leave the older
+	// receipt in place.
+	commitMu sync.Mutex
 }
 
 var _ sdk.Destination = (*destination)(nil)
 
-// path maps a key of the layout to a path under the root.
-func (d *destination) path(key string) string {
-	return filepath.Join(d.root, filepath.FromSlash(key))
-}
-
-// Check makes sure the root exists and is writable.
+// Check makes sure the root exists and is writable, and that no symbolic
+// link stands where the configured folder goes.
 func (d *destination) Check(context.Context) (string, error) {
-	if err := os.MkdirAll(d.root, 0o755); err != nil {
-		return "", sdk.ConfigError("path", fmt.Errorf("create %s: %w", d.root, err))
-	}
-	f, err := os.CreateTemp(d.root, ".exportd-check-*")
+	root := d.tree.root
+	dir, err := d.tree.openRoot(true)
 	if err != nil {
-		return "", sdk.ConfigError("path", fmt.Errorf("%s is not writable: %w", d.root, err))
+		return "", sdk.ConfigError("path", err)
+	}
+	dir.Close()
+	f, err := os.CreateTemp(root, ".exportd-check-*")
+	if err != nil {
+		return "", sdk.ConfigError("path", fmt.Errorf("%s is not writable: %w", root, err))
 	}
 	name := f.Name()
 	f.Close()
 	os.Remove(name)
-	return fmt.Sprintf("directory %s is writable", d.root), nil
+	if d.layout.Folder != "" {
+		dir, err := d.tree.openDir(d.layout.Folder, false)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return "", sdk.ConfigError("path", err)
+		}
+		if dir != nil {
+			dir.Close()
+		}
+	}
+	return fmt.Sprintf("directory %s is writable", root), nil
 }
 
 // Begin starts an export. T must fall in a later minute than the previous

@@ -48,6 +48,8 @@ func TestConformance(t *testing.T) {
 			{Name: "dot-dot folder", Config: map[string]any{"path": "/tmp/x", "folder": "a/../b"}, Attribute: "folder"},
 			{Name: "folder with empty segment", Config: map[string]any{"path": "/tmp/x", "folder": "a//b"}, Attribute: "folder"},
 			{Name: "path of the wrong type", Config: map[string]any{"path": 42}, Attribute: "path"},
+			{Name: "executable mode", Config: map[string]any{"path": "/tmp/x", "mode": "0750"}, Attribute: "mode"},
+			{Name: "world-writable mode", Config: map[string]any{"path": "/tmp/x", "mode": "0666"}, Attribute: "mode"},
 		},
 	})
 }

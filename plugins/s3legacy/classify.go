@@ -13,10 +13,10 @@ import (
 	"github.com/exportd/exportd/sdk"
 )
 
-// classifyPut turns the failure of a PutObject of key into an error whose
-// kind tells the daemon what to do and whose message tells the customer
-// or operator what to fix.
-func (d *destination) classifyPut(ctx context.Context, key string, err error) error {
+// classifyPut turns the failure of a PutObject of key, signed for region,
+// into an error whose kind tells the daemon what to do and whose message
+// tells the customer or operator what to fix.
+func (d *destination) classifyPut(ctx context.Context, key, region string, err error) error {
 	what := fmt.Sprintf("put s3://%s/%s", d.s.Bucket, key)
 	if ctx.Err() != nil {
 		return fmt.Errorf("%s: %w", what, ctx.Err())
@@ -53,9 +53,9 @@ func (d *destination) classifyPut(ctx context.Context, key string, err error) er
 			"bucket %s has ACLs disabled and refuses the %s ACL: set acl = \"bucket-owner-full-control\" or \"none\": %w", s.Bucket, s.ACL, err))
 	case isRegionError(code, err):
 		if r := bucketRegion(err); r != "" {
-			return sdk.ConfigError("region", fmt.Errorf("bucket %s is in region %s, not %s: set region = %q: %w", s.Bucket, r, d.region(), r, err))
+			return sdk.ConfigError("region", fmt.Errorf("bucket %s is in region %s, not %s: set region = %q: %w", s.Bucket, r, region, r, err))
 		}
-		return sdk.ConfigError("region", fmt.Errorf("bucket %s is not in region %s: set region to the bucket's region: %w", s.Bucket, d.region(), err))
+		return sdk.ConfigError("region", fmt.Errorf("bucket %s is not in region %s: set region to the bucket's region: %w", s.Bucket, region, err))
 	case strings.HasPrefix(code, "KMS.") || (s.KMSKeyARN != "" && code == "InvalidArgument" && strings.Contains(strings.ToLower(msg), "kms")):
 		return sdk.ConfigError("kms_key_arn", fmt.Errorf(
 			"S3 cannot encrypt with KMS key %s: check that it exists, is enabled, lives in the bucket's region and that its key policy lets the role use it: %w",

@@ -115,10 +115,37 @@ func principalARN(arn string) string {
 	return arn
 }
 
+// platformCredentials is the platform's own identity, as the default
+// chain finds it. Its failures are told apart from STS's: an instance
+// metadata service that cannot be reached is not STS that cannot be.
+type platformCredentials struct{ aws.CredentialsProvider }
+
+func (p platformCredentials) Retrieve(ctx context.Context) (aws.Credentials, error) {
+	c, err := p.CredentialsProvider.Retrieve(ctx)
+	if err != nil {
+		return c, &noPlatformIdentityError{err: err}
+	}
+	return c, nil
+}
+
+// noPlatformIdentityError says that the platform's own credentials could
+// not be found. It does not unwrap: the chain already tried its sources
+// (and retried the metadata service), so the network errors inside must
+// not make STS's retryer send the request again.
+type noPlatformIdentityError struct{ err error }
+
+func (e *noPlatformIdentityError) Error() string { return e.err.Error() }
+
 // classify turns an STS failure into an error saying what to fix.
 func (r *roleSessions) classify(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return fmt.Errorf("assume role %s: %w", r.s.RoleARN, ctx.Err())
+	}
+	var noID *noPlatformIdentityError
+	if errors.As(err, &noID) {
+		return sdk.Retryable(fmt.Errorf(
+			"assume role %s: cannot obtain the platform's own AWS credentials from the environment, shared config or instance role (exportd passes environment variables to a plugin only when its plugin block names them, e.g. env = [\"AWS_*\"]): %w",
+			r.s.RoleARN, err))
 	}
 	var api smithy.APIError
 	if !errors.As(err, &api) {
@@ -126,7 +153,7 @@ func (r *roleSessions) classify(ctx context.Context, err error) error {
 		if errors.As(err, &send) {
 			return sdk.Retryable(fmt.Errorf("assume role %s: cannot reach STS: %w", r.s.RoleARN, err))
 		}
-		return sdk.Retryable(fmt.Errorf("assume role %s: cannot obtain the platform's own AWS credentials (environment, shared profile, instance role): %w", r.s.RoleARN, err))
+		return sdk.Retryable(fmt.Errorf("assume role %s: %w", r.s.RoleARN, err))
 	}
 	profileAttr := ""
 	if r.s.Profile != "" {

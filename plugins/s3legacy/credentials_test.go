@@ -2,13 +2,16 @@ package s3legacy
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/exportd/exportd/internal/testsupport"
 	"github.com/exportd/exportd/sdk"
 )
 
@@ -180,4 +183,39 @@ func TestCheckVerdict(t *testing.T) {
 			t.Errorf("verdict does not say %q: %s", s, msg)
 		}
 	}
+}
+
+// TestNoPlatformIdentity: with no AWS identity in the plugin's
+// environment and no instance metadata service answering (as when the
+// daemon's environment holds the identity but the plugin block does not
+// pass it on), the error says so, not that STS cannot be reached.
+func TestNoPlatformIdentity(t *testing.T) {
+	m := testsupport.SharedMoto(t)
+	c := m.NewCustomer(t, testsupport.CustomerOptions{})
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE",
+		"AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI"} {
+		t.Setenv(k, "")
+	}
+	t.Setenv("AWS_CONFIG_FILE", os.DevNull)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", os.DevNull)
+	// An instance metadata service that does not answer, on loopback.
+	t.Setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://"+closedPort(t))
+	d := configure(t, testPlugin(t, nil), motoConfig(m, c, nil))
+	_, err := d.Check(testContext(t))
+	if !sdk.IsRetryable(err) || !strings.Contains(err.Error(), "cannot obtain the platform's own AWS credentials") ||
+		!strings.Contains(err.Error(), `env = ["AWS_*"]`) || strings.Contains(err.Error(), "cannot reach STS") {
+		t.Fatalf("Check: %v", err)
+	}
+}
+
+// closedPort is a loopback address nothing listens on.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
 }

@@ -81,6 +81,9 @@ func newDestination(ctx context.Context, info sdk.DestinationInfo, s settings, t
 	if stsRegion == "" {
 		stsRegion = fallbackRegion
 	}
+	if base.Credentials != nil {
+		base.Credentials = platformCredentials{base.Credentials}
+	}
 	stsClient := sts.NewFromConfig(base, func(o *sts.Options) {
 		o.Region = stsRegion
 		if s.STSEndpoint != "" {
@@ -123,10 +126,17 @@ func (d *destination) region() string {
 	return d.currentRegion
 }
 
-func (d *destination) setRegion(r string) {
+// learnRegion switches the destination from region from to region to,
+// unless another upload already switched it, and reports whether this
+// call did.
+func (d *destination) learnRegion(from, to string) bool {
 	d.regionMu.Lock()
-	d.currentRegion = r
-	d.regionMu.Unlock()
+	defer d.regionMu.Unlock()
+	if d.currentRegion != from {
+		return false
+	}
+	d.currentRegion = to
+	return true
 }
 
 // Check assumes the role afresh, which proves the platform's identity, the

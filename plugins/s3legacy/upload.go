@@ -176,32 +176,43 @@ type object struct {
 
 // put stores o with one PutObject (retried by the SDK) and classifies the
 // failure. When no region is configured and S3 answers that the bucket
-// lives elsewhere, it switches to that region for good and tries again.
+// lives in another region than the one the request was signed for, it
+// tries again there, and the first upload to learn the region switches
+// the destination to it for good.
+//
+// Several uploads are in flight at once, so others may already have been
+// sent to the old region when one learns the new one: each compares S3's
+// answer with the region its own request used, not with the destination's
+// current one, so that they all retry rather than report a wrong region.
 func (d *destination) put(ctx context.Context, creds aws.CredentialsProvider, o object) error {
-	err := d.putObject(ctx, creds, o)
+	used := d.region()
+	err := d.putObject(ctx, creds, o, used)
 	if err != nil && d.s.Region == "" && ctx.Err() == nil {
 		code := ""
 		var api smithy.APIError
 		if errors.As(err, &api) {
 			code = api.ErrorCode()
 		}
-		if r := bucketRegion(err); r != "" && r != d.region() && isRegionError(code, err) {
-			d.log.Warn("bucket is in another region; using it from now on (set region to skip this)",
-				"bucket", d.s.Bucket, "region", r)
-			d.setRegion(r)
+		if r := bucketRegion(err); r != "" && r != used && isRegionError(code, err) {
+			if d.learnRegion(used, r) {
+				d.log.Warn("bucket is in another region; using it from now on (set region to skip this)",
+					"bucket", d.s.Bucket, "region", r)
+			}
 			if _, serr := o.body.Seek(0, io.SeekStart); serr != nil {
 				return fmt.Errorf("rewind %s: %w", o.key, serr)
 			}
-			err = d.putObject(ctx, creds, o)
+			used = r
+			err = d.putObject(ctx, creds, o, used)
 		}
 	}
 	if err != nil {
-		return d.classifyPut(ctx, o.key, err)
+		return d.classifyPut(ctx, o.key, used, err)
 	}
 	return nil
 }
 
-func (d *destination) putObject(ctx context.Context, creds aws.CredentialsProvider, o object) error {
+// putObject sends o with one PutObject signed for region.
+func (d *destination) putObject(ctx context.Context, creds aws.CredentialsProvider, o object, region string) error {
 	in := &s3.PutObjectInput{
 		Bucket:         aws.String(d.s.Bucket),
 		Key:            aws.String(o.key),
@@ -218,7 +229,6 @@ func (d *destination) putObject(ctx context.Context, creds aws.CredentialsProvid
 		in.SSEKMSKeyId = aws.String(d.s.KMSKeyARN)
 	}
 	payloadHash := hex.EncodeToString(o.sha256)
-	region := d.region()
 	_, err := d.s3.PutObject(ctx, in, func(opts *s3.Options) {
 		opts.Credentials = creds
 		opts.Region = region
