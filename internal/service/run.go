@@ -13,6 +13,7 @@ import (
 
 	"github.com/exportd/exportd/internal/job"
 	"github.com/exportd/exportd/internal/metrics"
+	"github.com/exportd/exportd/internal/notify"
 	"github.com/exportd/exportd/internal/trigger"
 	"github.com/nats-io/nats.go"
 )
@@ -60,6 +61,17 @@ func (s *Service) Run(ctx context.Context) error {
 		return err
 	}
 	engine := s.engine(c, spool)
+	notifier, err := s.startNotifier(ctx, c)
+	if err != nil {
+		return err
+	}
+	if notifier != nil {
+		engine.Sink = notifier
+		defer closeNotifier(notifier)
+	}
+	s.Metrics.WatchSpool(cfg.DataDir)
+	go s.pollStream(ctx, cons)
+	go s.seedLastDumps(ctx, c)
 
 	sub, err := c.nc.QueueSubscribe(job.ReexportSubjectPrefix+"*", "exportd-reexport", func(m *nats.Msg) {
 		account := strings.TrimPrefix(m.Subject, job.ReexportSubjectPrefix)
@@ -102,10 +114,18 @@ func (s *Service) Run(ctx context.Context) error {
 		Workers:   cfg.Jobs.Workers,
 		Heartbeat: heartbeat(cfg.Jobs.AckWait),
 		Logger:    log,
-	}, engine.Handle)
+	}, s.countRedeliveries(engine.Handle))
 	ready.Store(false)
 	log.Info("exportd stopped")
 	return nil
+}
+
+// closeNotifier lets the last outcomes' notifications go out, for a
+// little while.
+func closeNotifier(d *notify.Dispatcher) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	d.Close(ctx)
 }
 
 // heartbeat is how often an event in progress is reported: three times per
