@@ -12,7 +12,7 @@
 # plugins/s3legacy/README.md for the customer's side.
 
 data_dir   = "/var/lib/exportd"
-plugin_dir = "/opt/exportd/plugins"
+plugin_dir = "/usr/lib/exportd/plugins" # where the Debian package puts them
 
 log {
   level  = "info"
@@ -48,9 +48,9 @@ parquet {
 
 # Pinning the plugin's digest makes the daemon refuse a binary that was
 # replaced behind its back. Update it with every release:
-#   sha256sum /opt/exportd/plugins/exportd-plugin-s3legacy
+#   sha256sum /usr/lib/exportd/plugins/exportd-plugin-s3legacy
 plugin "s3legacy" {
-  path = "/opt/exportd/plugins/exportd-plugin-s3legacy"
+  path = "/usr/lib/exportd/plugins/exportd-plugin-s3legacy"
   # sha256 = "…"
 }
 
@@ -75,4 +75,22 @@ destination "s3legacy" "globex" {
   external_id = "globex"
   kms_key_arn = "arn:aws:kms:us-east-2:210987654321:key/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
   acl         = "none"
+}
+
+# Outcomes for the platform team: exports that failed for good and
+# destinations that recovered, signed with a shared secret, to the
+# platform's own receiver; and the same as Slack messages. A Slack
+# webhook URL is itself a secret: keep it in /etc/exportd/env.
+notify "webhook" {
+  name   = "platform-ops"
+  url    = env("EXPORTD_WEBHOOK_URL")
+  secret = env("EXPORTD_WEBHOOK_SECRET")
+  events = ["failed", "recovered"]
+}
+
+notify "webhook" {
+  name   = "slack-data-platform"
+  url    = env("EXPORTD_SLACK_WEBHOOK_URL")
+  format = "slack"
+  events = ["failed", "recovered"]
 }
