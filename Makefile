@@ -69,7 +69,7 @@ tools: ## install what the tests need beyond the machine image (versitygw; promt
 	fi
 
 .PHONY: package
-package: ## build the Debian package $(DIST)/exportd_<version>_<arch>.deb (with nfpm)
+package: ## build the Debian package dist/exportd_<version>_<arch>.deb (with nfpm)
 	@rm -rf $(DIST)/root && mkdir -p $(DIST)/root
 	@for p in daemon $(addprefix plugins/,$(PLUGINS)); do \
 	  case $$p in daemon) out=exportd; pkg=./daemon;; *) n=$${p#plugins/}; out=exportd-plugin-$$n; pkg=./$$p/cmd/$$out;; esac; \
