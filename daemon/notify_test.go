@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -19,7 +20,9 @@ import (
 
 // TestNotifications runs the real daemon with a webhook notifier: an
 // export that fails for good is posted as "failed", the next dump that
-// commits as "recovered", both signed and free of secrets.
+// commits as "recovered", both signed and free of secrets. A second
+// notifier whose receiver is down holds up neither the exports nor the
+// first notifier.
 func TestNotifications(t *testing.T) {
 	const secret = "notify-test-secret-0123456789"
 	type post struct {
@@ -82,7 +85,12 @@ notify "webhook" {
   secret = env("NOTIFY_TEST_SECRET")
   events = ["failed", "recovered"]
 }
-`, t.TempDir(), testsupport.PluginDir(t, "localfs"), ns.URL, filepath.Join(blocker, "out"), rc.URL+"/hooks/exportd"))
+notify "webhook" {
+  name   = "down"
+  url    = %q
+  events = ["failed", "recovered", "committed"]
+}
+`, t.TempDir(), testsupport.PluginDir(t, "localfs"), ns.URL, filepath.Join(blocker, "out"), rc.URL+"/hooks/exportd", deadURL(t)))
 
 	// Configure creates the destination's directory: let it, then block it.
 	if err := os.Remove(blocker); err != nil {
@@ -114,4 +122,16 @@ notify "webhook" {
 	if strings.Contains(d.out.String(), secret) || strings.Contains(d.out.String(), "/hooks/exportd") {
 		t.Fatalf("the log shows the secret or the webhook's path:\n%s", d.out)
 	}
+}
+
+// deadURL is a URL on a loopback port that nothing listens on.
+func deadURL(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return "http://" + addr + "/hook"
 }

@@ -142,7 +142,9 @@ func (d *Dispatcher) Outcome(m job.OutcomeMessage) {
 		}
 	}
 	for _, w := range d.webhooks {
-		if w.selectsAny(events, m) {
+		// A lost failure is also a recovery that will not be told.
+		lostRecovery := slices.Contains(events, config.NotifyFailed) && w.cfg.Selects(config.NotifyRecovered, m.Account, m.Destination)
+		if w.selectsAny(events, m) || lostRecovery {
 			w.count(ResultDropped)
 		}
 	}

@@ -67,7 +67,7 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	if notifier != nil {
 		engine.Sink = notifier
-		defer closeNotifier(notifier)
+		defer closeNotifier(ctx, notifier)
 	}
 	s.Metrics.WatchSpool(cfg.DataDir)
 	go s.pollStream(ctx, cons)
@@ -122,8 +122,8 @@ func (s *Service) Run(ctx context.Context) error {
 
 // closeNotifier lets the last outcomes' notifications go out, for a
 // little while.
-func closeNotifier(d *notify.Dispatcher) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+func closeNotifier(ctx context.Context, d *notify.Dispatcher) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	d.Close(ctx)
 }
