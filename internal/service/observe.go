@@ -7,10 +7,37 @@ import (
 	"time"
 
 	"github.com/exportd/exportd/internal/config"
+	"github.com/exportd/exportd/internal/job"
 	"github.com/exportd/exportd/internal/notify"
 	"github.com/exportd/exportd/internal/trigger"
 	"github.com/nats-io/nats.go/jetstream"
 )
+
+// startReporting starts what reports on the daemon beside its exports:
+// the notifiers (told every outcome of engine), the stream and spool
+// gauges, and the last-dump gauges. The returned function, to be called
+// once the exports are over, lets the last notifications go out for a
+// little while.
+func (s *Service) startReporting(ctx context.Context, c *conn, cons jetstream.Consumer, engine *job.Engine) (func(), error) {
+	notifier, err := s.startNotifier(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	if notifier != nil {
+		engine.Sink = notifier
+	}
+	s.Metrics.WatchSpool(s.Config.DataDir)
+	go s.pollStream(ctx, cons)
+	go s.seedLastDumps(ctx, c)
+	return func() {
+		if notifier == nil {
+			return
+		}
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		notifier.Close(cctx)
+	}, nil
+}
 
 // streamPollInterval is how often the consumer's state is read for the
 // stream gauges: often enough for alerts that wait minutes, rarely enough

@@ -13,7 +13,6 @@ import (
 
 	"github.com/exportd/exportd/internal/job"
 	"github.com/exportd/exportd/internal/metrics"
-	"github.com/exportd/exportd/internal/notify"
 	"github.com/exportd/exportd/internal/trigger"
 	"github.com/nats-io/nats.go"
 )
@@ -61,17 +60,11 @@ func (s *Service) Run(ctx context.Context) error {
 		return err
 	}
 	engine := s.engine(c, spool)
-	notifier, err := s.startNotifier(ctx, c)
+	stopReporting, err := s.startReporting(ctx, c, cons, engine)
 	if err != nil {
 		return err
 	}
-	if notifier != nil {
-		engine.Sink = notifier
-		defer closeNotifier(ctx, notifier)
-	}
-	s.Metrics.WatchSpool(cfg.DataDir)
-	go s.pollStream(ctx, cons)
-	go s.seedLastDumps(ctx, c)
+	defer stopReporting()
 
 	sub, err := c.nc.QueueSubscribe(job.ReexportSubjectPrefix+"*", "exportd-reexport", func(m *nats.Msg) {
 		account := strings.TrimPrefix(m.Subject, job.ReexportSubjectPrefix)
@@ -118,14 +111,6 @@ func (s *Service) Run(ctx context.Context) error {
 	ready.Store(false)
 	log.Info("exportd stopped")
 	return nil
-}
-
-// closeNotifier lets the last outcomes' notifications go out, for a
-// little while.
-func closeNotifier(ctx context.Context, d *notify.Dispatcher) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	d.Close(ctx)
 }
 
 // heartbeat is how often an event in progress is reported: three times per
