@@ -9,6 +9,13 @@ PLUGINS    := localfs s3legacy gcs azblob
 VERSITYGW  := github.com/versity/versitygw/cmd/versitygw@v1.8.0
 AZURITE    := azurite@3.37.0
 TOOLS_DIR  := .tools
+NFPM       := github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2
+# The Debian package's version: a vX.Y.Z tag's, else 0.0.0+git<date>.<commit>.
+PKG_VERSION ?= $(shell v=$$(git describe --tags --match 'v[0-9]*' 2>/dev/null); \
+  if [ -n "$$v" ]; then echo "$${v#v}" | sed 's/-/+/; s/-/./g'; \
+  else echo "0.0.0+git$$(git log -1 --format=%cd --date=format:%Y%m%d 2>/dev/null || echo 0).$$(git rev-parse --short HEAD 2>/dev/null || echo dev)"; fi)
+PKG_ARCH   ?= $(shell $(GO) env GOARCH)
+DIST       ?= dist
 PROTOC_GEN_GO      := google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
 PROTOC_GEN_GO_GRPC := google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.2
 
@@ -50,11 +57,32 @@ test: tools ## run every test (starts nats-server and fake-gcs-server in-process
 	$(GO) test -race -count=1 -timeout 30m ./...
 
 .PHONY: tools
-tools: ## install what the tests need beyond the machine image (versitygw; Azurite into .tools)
+tools: ## install what the tests need beyond the machine image (versitygw; Azurite into .tools; promtool and systemd-analyze with apt-get)
 	@command -v versitygw >/dev/null 2>&1 || [ -x $(GOBIN)/versitygw ] || { echo "installing versitygw (about 90 s)"; $(GO) install $(VERSITYGW); }
 	@[ -x $(TOOLS_DIR)/node_modules/.bin/azurite-blob ] || { command -v npm >/dev/null 2>&1 || { echo "npm is missing: the Azure tests need Node.js and npm to install Azurite"; exit 1; }; \
 	  echo "installing $(AZURITE) into $(TOOLS_DIR) (about 40 s)"; \
 	  npm install --prefix $(TOOLS_DIR) --no-audit --no-fund --no-save $(AZURITE) >/dev/null || exit 1; }
+	@missing=""; \
+	command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
+	command -v systemd-analyze >/dev/null 2>&1 || missing="$$missing systemd"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "as root, install Debian's$$missing (promtool, systemd-analyze) for the monitoring and package tests"; exit 0; fi; \
+	  echo "installing$$missing with apt-get"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null || exit 1; \
+	  command -v promtool >/dev/null || { echo "promtool is still missing"; exit 1; }; \
+	fi
+
+.PHONY: package
+package: ## build the Debian package dist/exportd_<version>_<arch>.deb (with nfpm)
+	@rm -rf $(DIST)/root && mkdir -p $(DIST)/root
+	@for p in daemon $(addprefix plugins/,$(PLUGINS)); do \
+	  case $$p in daemon) out=exportd; pkg=./daemon;; *) n=$${p#plugins/}; out=exportd-plugin-$$n; pkg=./$$p/cmd/$$out;; esac; \
+	  echo "$(GO) build -o $(DIST)/root/$$out $$pkg"; \
+	  CGO_ENABLED=0 GOARCH=$(PKG_ARCH) $(GO) build -ldflags '-s -w -X main.version=$(PKG_VERSION)' -o $(DIST)/root/$$out $$pkg || exit 1; \
+	done
+	PKG_VERSION='$(PKG_VERSION)' PKG_ARCH='$(PKG_ARCH)' PKG_ROOT='$(abspath $(DIST))/root' \
+	  $(GO) run $(NFPM) package --config packaging/nfpm.yaml --packager deb --target $(DIST)/
 
 .PHONY: bench
 bench: build ## benchmark exports (rows/s, MB/s, peak RSS at two scales)
@@ -75,4 +103,4 @@ proto: ## regenerate the destination protocol's Go code (needs Debian's protobuf
 
 .PHONY: clean
 clean: ## remove build output and demo data (not the installed tools in .tools)
-	rm -rf bin var out
+	rm -rf bin var out $(DIST)

@@ -13,7 +13,7 @@
 # plugins/s3legacy/README.md for the customer's side.
 
 data_dir   = "/var/lib/exportd"
-plugin_dir = "/opt/exportd/plugins"
+plugin_dir = "/usr/lib/exportd/plugins" # where the Debian package puts them
 
 log {
   level  = "info"
@@ -55,8 +55,8 @@ parquet {
 
 # Pinning the plugin's digest makes the daemon refuse a binary that was
 # replaced behind its back. Update it with every release:
-#   sha256sum /opt/exportd/plugins/exportd-plugin-s3legacy
-# The binary and /opt/exportd/plugins must not be writable by group or
+#   sha256sum /usr/lib/exportd/plugins/exportd-plugin-s3legacy
+# The binary and /usr/lib/exportd/plugins must not be writable by group or
 # others (install -m 0755, owned by root).
 #
 # A plugin sees none of the daemon's environment (the NATS URL, the DSN)
@@ -67,7 +67,7 @@ parquet {
 #   env = ["AWS_*"]
 # and an egress proxy too: env = ["AWS_*", "HTTPS_PROXY", "NO_PROXY"].
 plugin "s3legacy" {
-  path = "/opt/exportd/plugins/exportd-plugin-s3legacy"
+  path = "/usr/lib/exportd/plugins/exportd-plugin-s3legacy"
   # sha256 = "…"
 }
 
@@ -101,7 +101,7 @@ destination "s3legacy" "globex" {
 # roles/storage.objectCreator on the bucket and storage.objects.delete on
 # dumps/receipt.json only. See the README's Google Cloud Storage section.
 plugin "gcs" {
-  path = "/opt/exportd/plugins/exportd-plugin-gcs"
+  path = "/usr/lib/exportd/plugins/exportd-plugin-gcs"
 }
 
 destination "gcs" "initech" {
@@ -115,7 +115,10 @@ destination "gcs" "initech" {
 # Azure Blob Storage, with a container SAS token that may only create and
 # write blobs, kept out of this file.
 plugin "azblob" {
-  path = "/opt/exportd/plugins/exportd-plugin-azblob"
+  path = "/usr/lib/exportd/plugins/exportd-plugin-azblob"
+  # The Entra identity below comes from the daemon's environment; a
+  # plugin sees only the variables its block names.
+  env = ["AZURE_*"]
 }
 
 destination "azblob" "umbrella" {
@@ -137,4 +140,22 @@ destination "azblob" "hooli" {
   container        = "platform-dump"
   tenant_id        = "7f3c1e2a-9b4d-4c8e-a1f0-2d3e4f5a6b7c"
   encryption_scope = "platform-dumps-cmk"
+}
+
+# Outcomes for the platform team: exports that failed for good and
+# destinations that recovered, signed with a shared secret, to the
+# platform's own receiver; and the same as Slack messages. A Slack
+# webhook URL is itself a secret: keep it in /etc/exportd/env.
+notify "webhook" {
+  name   = "platform-ops"
+  url    = env("EXPORTD_WEBHOOK_URL")
+  secret = env("EXPORTD_WEBHOOK_SECRET")
+  events = ["failed", "recovered"]
+}
+
+notify "webhook" {
+  name   = "slack-data-platform"
+  url    = env("EXPORTD_SLACK_WEBHOOK_URL")
+  format = "slack"
+  events = ["failed", "recovered"]
 }

@@ -45,6 +45,8 @@ type Config struct {
 
 	Plugins      []Plugin
 	Destinations []Destination
+	// Notify holds the notify blocks (notify.go).
+	Notify []Notify
 }
 
 // Log configures the daemon's log.
@@ -187,6 +189,7 @@ type rawConfig struct {
 	Sources      []rawSource      `hcl:"source,block"`
 	Plugins      []rawPlugin      `hcl:"plugin,block"`
 	Destinations []rawDestination `hcl:"destination,block"`
+	Notify       []rawNotify      `hcl:"notify,block"`
 }
 
 // rawBlock is a block whose attributes are decoded by hand, so that each
@@ -274,6 +277,7 @@ func (c *Config) decode(body hcl.Body) hcl.Diagnostics {
 	c.decodeSource(&d, raw.Sources, body)
 	c.decodePlugins(&d, raw.Plugins)
 	c.decodeDestinations(&d, raw.Destinations)
+	c.decodeNotify(&d, raw.Notify)
 	return append(diags, d.diags...)
 }
 

@@ -50,6 +50,8 @@ type Engine struct {
 	Log   *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Sink, when set, is told every outcome the engine publishes.
+	Sink OutcomeSink
 }
 
 func (e *Engine) now() time.Time {
@@ -409,6 +411,9 @@ func (e *Engine) publishResults(s spec, results []result, took time.Duration) {
 }
 
 func (e *Engine) publish(m OutcomeMessage) {
+	if e.Sink != nil {
+		e.Sink.Outcome(m)
+	}
 	if e.Bus == nil {
 		return
 	}

@@ -37,6 +37,10 @@ type Metrics struct {
 	putSeconds     *prometheus.HistogramVec
 	pluginRestarts *prometheus.CounterVec
 	natsReconnects prometheus.Counter
+	health         health
+
+	// collectors are every collector registered, for Names.
+	collectors []prometheus.Collector
 }
 
 var (
@@ -48,9 +52,14 @@ var (
 // collectors.
 func New() *Metrics {
 	r := prometheus.NewRegistry()
-	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	f := func(c prometheus.Collector) prometheus.Collector { r.MustRegister(c); return c }
 	m := &Metrics{Registry: r}
+	f := func(c prometheus.Collector) prometheus.Collector {
+		r.MustRegister(c)
+		m.collectors = append(m.collectors, c)
+		return c
+	}
+	f(collectors.NewGoCollector())
+	f(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.exports = f(prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "exportd_exports_total", Help: "Exports finished, by destination and outcome (committed, skipped, failed).",
 	}, []string{"destination", "outcome"})).(*prometheus.CounterVec)
@@ -89,6 +98,7 @@ func New() *Metrics {
 	m.natsReconnects = f(prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "exportd_nats_reconnects_total", Help: "Reconnections to NATS.",
 	})).(prometheus.Counter)
+	m.registerHealth(f)
 	return m
 }
 
@@ -96,10 +106,13 @@ func New() *Metrics {
 func (m *Metrics) ExportStarted(string) { m.inFlight.Inc() }
 
 // ExportFinished implements job.Metrics.
-func (m *Metrics) ExportFinished(dest, status string, _ job.Outcome, took time.Duration) {
+func (m *Metrics) ExportFinished(dest, status string, o job.Outcome, took time.Duration) {
 	m.inFlight.Dec()
 	m.exports.WithLabelValues(dest, status).Inc()
 	m.duration.WithLabelValues(dest, status).Observe(took.Seconds())
+	if status == job.StatusCommitted && !o.Time.IsZero() {
+		m.LastDump(dest, o.Time)
+	}
 }
 
 // TableStarted implements job.Observer.

@@ -60,6 +60,11 @@ func (s *Service) Run(ctx context.Context) error {
 		return err
 	}
 	engine := s.engine(c, spool)
+	stopReporting, err := s.startReporting(ctx, c, cons, engine)
+	if err != nil {
+		return err
+	}
+	defer stopReporting()
 
 	sub, err := c.nc.QueueSubscribe(job.ReexportSubjectPrefix+"*", "exportd-reexport", func(m *nats.Msg) {
 		account := strings.TrimPrefix(m.Subject, job.ReexportSubjectPrefix)
@@ -102,7 +107,7 @@ func (s *Service) Run(ctx context.Context) error {
 		Workers:   cfg.Jobs.Workers,
 		Heartbeat: heartbeat(cfg.Jobs.AckWait),
 		Logger:    log,
-	}, engine.Handle)
+	}, s.countRedeliveries(engine.Handle))
 	ready.Store(false)
 	log.Info("exportd stopped")
 	return nil

@@ -103,8 +103,11 @@ func pluginSpecs(cfg *config.Config) []pluginhost.Spec {
 	return specs
 }
 
-// pluginDir is the configured plugin directory, or else the directory of
-// the exportd executable, where `make build` puts the plugins.
+// pluginDir is the configured plugin directory, or else where an
+// installation puts the plugins beside the exportd executable: for
+// <prefix>/bin/exportd, <prefix>/lib/exportd/plugins when it exists (the
+// Debian package's /usr/lib/exportd/plugins), or the executable's own
+// directory, where `make build` puts them.
 func pluginDir(cfg *config.Config) string {
 	if cfg.PluginDir != "" {
 		return cfg.PluginDir
@@ -116,7 +119,19 @@ func pluginDir(cfg *config.Config) string {
 	if real, err := filepath.EvalSymlinks(exe); err == nil {
 		exe = real
 	}
-	return filepath.Dir(exe)
+	return defaultPluginDir(filepath.Dir(exe))
+}
+
+// defaultPluginDir picks the plugin directory for an executable in
+// exeDir.
+func defaultPluginDir(exeDir string) string {
+	if filepath.Base(exeDir) == "bin" {
+		lib := filepath.Join(filepath.Dir(exeDir), "lib", "exportd", "plugins")
+		if fi, err := os.Stat(lib); err == nil && fi.IsDir() {
+			return lib
+		}
+	}
+	return exeDir
 }
 
 // configureDestinations launches the plugins the destinations use and
