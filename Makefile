@@ -14,7 +14,7 @@ PROTOC_GEN_GO_GRPC := google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.2
 
 .PHONY: help
 help: ## list the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: build
 build: ## build bin/exportd and bin/exportd-plugin-* 
@@ -52,8 +52,14 @@ tools: ## install what the tests need beyond the machine image (versitygw)
 	@command -v versitygw >/dev/null 2>&1 || [ -x $(GOBIN)/versitygw ] || { echo "installing versitygw (about 90 s)"; $(GO) install $(VERSITYGW); }
 
 .PHONY: bench
-bench: build ## benchmark exports (rows/s, MB/s, peak RSS at two scales)
+bench: build ## benchmark exports (rows/s, MB/s, peak RSS at two scales) and a fleet burst of 1000 small accounts
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./daemon/ ./internal/parquetw/ ./internal/source/postgres/
+
+FLEET_ACCOUNTS ?= 1000
+
+.PHONY: bench-fleet
+bench-fleet: ## only the fleet burst: exports/s, latency, CPU per export (FLEET_ACCOUNTS=300 for a quick run)
+	$(GO) test -run '^$$' -bench FleetSmallAccounts -benchtime 1x -timeout 30m ./daemon/ -fleet-accounts=$(FLEET_ACCOUNTS)
 
 .PHONY: lint
 lint: ## gofmt and go vet
