@@ -45,15 +45,18 @@ const (
 // committed outcome on exportd.jobs.> and receipt, and reports
 //
 //   - exports/s over the burst (first publish to last outcome);
+//
 //   - p50 and p99 latency from an event's publication to its committed
 //     outcome (published after the receipt is written and the state
 //     recorded);
+//
 //   - CPU ms per export of exportd, of the localfs plugin process and of
 //     nats-server (/proc utime+stime over the burst);
+//
 //   - peak RSS of exportd (VmHWM).
 //
-//	make bench-fleet                    # 1000 accounts
-//	make bench-fleet FLEET_ACCOUNTS=300 # a quick run
+//     make bench-fleet                    # 1000 accounts
+//     make bench-fleet FLEET_ACCOUNTS=300 # a quick run
 func BenchmarkFleetSmallAccounts(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		r := runFleet(b, *fleetAccounts, *fleetWorkers)
