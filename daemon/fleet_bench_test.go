@@ -1,10 +1,11 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -42,21 +43,15 @@ const (
 // per account, each account with a tiny dataset and one localfs
 // destination (fsync off), published at once to one `exportd run` with
 // four workers and an external nats-server. It waits for every account's
-// committed outcome on exportd.jobs.> and receipt, and reports
+// committed outcome on exportd.jobs.> and receipt, and reports:
+// exports/s over the burst (first publish to last outcome); p50 and p99
+// latency from an event's publication to its committed outcome (published
+// once the receipt is written and the state recorded); CPU ms per export
+// of exportd, of the localfs plugin process and of nats-server (/proc
+// utime+stime over the burst); and exportd's peak RSS (VmHWM).
 //
-//   - exports/s over the burst (first publish to last outcome);
-//
-//   - p50 and p99 latency from an event's publication to its committed
-//     outcome (published after the receipt is written and the state
-//     recorded);
-//
-//   - CPU ms per export of exportd, of the localfs plugin process and of
-//     nats-server (/proc utime+stime over the burst);
-//
-//   - peak RSS of exportd (VmHWM).
-//
-//     make bench-fleet                    # 1000 accounts
-//     make bench-fleet FLEET_ACCOUNTS=300 # a quick run
+//	make bench-fleet                    # 1000 accounts
+//	make bench-fleet FLEET_ACCOUNTS=300 # a quick run
 func BenchmarkFleetSmallAccounts(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		r := runFleet(b, *fleetAccounts, *fleetWorkers)
@@ -346,14 +341,80 @@ func tail(s string, n int) string {
 	return s
 }
 
-// fleetProfiler is filled in with the daemon's profiling endpoint.
-type fleetProfiler struct{}
-
-func startFleetProfiler(b *testing.B, _ *daemon, _ string) *fleetProfiler {
-	b.Fatal("-fleet-profile needs the daemon's profiling endpoint")
-	return nil
+// fleetProfiler takes the daemon's CPU profile in back-to-back windows
+// of two seconds over its profiling endpoint until stopped, each window
+// into a file of its own; `go tool pprof -top daemon-cpu-*.pb.gz` merges
+// them.
+type fleetProfiler struct {
+	stopped chan struct{}
+	done    chan error
 }
 
-func (*fleetProfiler) stop(*testing.B) {}
+func startFleetProfiler(b *testing.B, d *daemon, dir string) *fleetProfiler {
+	b.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	addr := opsAddr(b, d)
+	p := &fleetProfiler{stopped: make(chan struct{}), done: make(chan error, 1)}
+	go func() {
+		var err error
+		for i := 0; err == nil; i++ {
+			select {
+			case <-p.stopped:
+				p.done <- nil
+				return
+			default:
+			}
+			err = fetchProfile(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=2", addr),
+				filepath.Join(dir, fmt.Sprintf("daemon-cpu-%03d.pb.gz", i)))
+		}
+		p.done <- err
+	}()
+	return p
+}
 
-var _ = context.Background
+func (p *fleetProfiler) stop(b *testing.B) {
+	b.Helper()
+	close(p.stopped)
+	if err := <-p.done; err != nil {
+		b.Fatalf("profile: %v", err)
+	}
+}
+
+func fetchProfile(url, path string) error {
+	resp, err := http.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("%s: %s: %s", url, resp.Status, msg)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// opsAddr finds the operations endpoint's address in the daemon's log.
+func opsAddr(b *testing.B, d *daemon) string {
+	b.Helper()
+	for _, line := range strings.Split(d.out.String(), "\n") {
+		var rec struct {
+			Msg  string `json:"msg"`
+			Addr string `json:"addr"`
+		}
+		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "operations endpoint listening" {
+			return rec.Addr
+		}
+	}
+	b.Fatal("the daemon did not log its operations endpoint")
+	return ""
+}
