@@ -130,7 +130,7 @@ func (l *lane) open() error {
 	return nil
 }
 
-// finish writes the footer, makes the file durable and delivers it.
+// finish writes the footer, closes the file and delivers it.
 func (l *lane) finish(ctx context.Context) error {
 	out, rows := l.out, l.fileRows
 	l.out, l.fileRows, l.groupRows = nil, 0, 0

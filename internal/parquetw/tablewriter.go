@@ -36,8 +36,9 @@ type Summary struct {
 // TableWriter encodes one table's rows into parquet files in a directory.
 // It receives rows through the source.RowWriter calls, gathers them in
 // batches, writes bounded row groups, and finishes a file when it reaches
-// the target size: the file is synced, closed, renamed from its ".partial"
-// name and handed to the DeliverFunc.
+// the target size: the file is closed, renamed from its ".partial" name and
+// handed to the DeliverFunc. Files are not synced to disk: they are a
+// spool, which a crash makes worthless anyway (see output.close).
 //
 // With one lane ([Options.Lanes]) batches are encoded on the caller's
 // goroutine, and a finished file is delivered before the next row is
