@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -138,11 +139,34 @@ func (l *lane) finish(ctx context.Context) error {
 		out.discard()
 		return fmt.Errorf("write %s: %w", out.path, err)
 	}
+	keepColumnPaths(l.pw)
 	if err := out.close(); err != nil {
 		out.discard()
 		return err
 	}
 	return l.sink.deliver(ctx, out, rows)
+}
+
+// keepColumnPaths protects the column paths of a closed writer from its
+// next Reset. parquet-go (v0.32.0, its issue 602) builds each column
+// chunk's path_in_schema on the very strings its column writers keep their
+// paths in, and Reset clears the column chunks of the file it closed: every
+// later file of the writer would name its columns [""], which parquet-mr
+// and Trino (Spark, Hive, Athena) refuse. Giving the closed file's chunks
+// copies of their paths makes Reset clear the copies.
+func keepColumnPaths(pw *parquet.Writer) {
+	f := pw.File()
+	if f == nil {
+		return
+	}
+	md := f.Metadata()
+	for i := range md.RowGroups {
+		cols := md.RowGroups[i].Columns
+		for j := range cols {
+			p := &cols[j].MetaData.PathInSchema
+			*p = slices.Clone(*p)
+		}
+	}
 }
 
 // discard removes the file being written, if any.
