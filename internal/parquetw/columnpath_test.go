@@ -21,6 +21,7 @@ func TestEveryFileNamesItsColumns(t *testing.T) {
 		{name: "two lanes", opts: Options{TargetFileSize: 1, batchRows: 50, Lanes: 2, soloBatches: -1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			// Twice: the second writer may take the first one's lanes.
 			for round := range 2 {
 				files, _ := writeTable(t, allKinds, tc.opts, randomRows(300, uint64(round)))
 				if len(files) < 3 {

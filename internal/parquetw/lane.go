@@ -25,6 +25,7 @@ type lane struct {
 	pw      *parquet.Writer
 	columns []*parquet.ColumnWriter
 	buf     *bufio.Writer // reused by every file of the lane
+	key     string        // the lane's shape, for reuse (lanepool.go)
 
 	out       *output // file being written, nil between files
 	fileRows  int64
