@@ -25,6 +25,7 @@ import (
 var (
 	fleetAccounts = flag.Int("fleet-accounts", 1000, "accounts in BenchmarkFleetSmallAccounts's burst")
 	fleetWorkers  = flag.Int("fleet-workers", 4, "jobs.workers of the daemon in BenchmarkFleetSmallAccounts")
+	fleetSource   = flag.String("fleet-source", "sample", "source of BenchmarkFleetSmallAccounts: sample, or postgres (a private PostgreSQL 15 with the same six small tables)")
 	fleetProfile  = flag.String("fleet-profile", "", "directory into which BenchmarkFleetSmallAccounts writes the daemon's CPU profiles of the burst (go tool pprof merges them)")
 )
 
@@ -50,6 +51,10 @@ const (
 // of exportd, of the localfs plugin process and of nats-server (/proc
 // utime+stime over the burst); and exportd's peak RSS (VmHWM).
 //
+// With -fleet-source=postgres the accounts read six tables of the same
+// size from a private PostgreSQL 15 instead, and its CPU (the server and
+// every backend) is reported too.
+//
 //	make bench-fleet                    # 1000 accounts
 //	make bench-fleet FLEET_ACCOUNTS=300 # a quick run
 func BenchmarkFleetSmallAccounts(b *testing.B) {
@@ -62,6 +67,9 @@ func BenchmarkFleetSmallAccounts(b *testing.B) {
 		b.ReportMetric(r.cpuPerExport(r.daemon), "exportd-cpu-ms/export")
 		b.ReportMetric(r.cpuPerExport(r.plugin), "plugin-cpu-ms/export")
 		b.ReportMetric(r.cpuPerExport(r.nats), "nats-cpu-ms/export")
+		if r.source == "postgres" {
+			b.ReportMetric(r.cpuPerExport(r.sourceCPU), "postgres-cpu-ms/export")
+		}
 		b.ReportMetric(float64(r.daemonPeakRSS)/(1<<20), "exportd-peak-RSS-MiB")
 	}
 }
@@ -73,6 +81,8 @@ type fleetResult struct {
 	latencies         []time.Duration // sorted
 	daemon, plugin    time.Duration   // CPU over the burst
 	nats              time.Duration
+	source            string
+	sourceCPU         time.Duration // the database's, when the source has one
 	daemonPeakRSS     int64
 	natsPeakRSS       int64
 	retries           int
@@ -93,14 +103,17 @@ func (r fleetResult) latency(q float64) time.Duration {
 }
 
 func (r fleetResult) print(w *os.File) {
-	fmt.Fprintf(w, "\nfleet burst: %d accounts × %d tables (%d rows, %d files a dump), %d workers, localfs without fsync, external nats-server\n",
-		r.accounts, fleetTables, fleetRows, fleetFilesTotal, r.workers)
+	fmt.Fprintf(w, "\nfleet burst: %d accounts × %d tables (%d rows, %d files a dump), %s source, %d workers, localfs without fsync, external nats-server\n",
+		r.accounts, fleetTables, fleetRows, fleetFilesTotal, r.source, r.workers)
 	fmt.Fprintf(w, "  %-26s %8.1f  (%d exports in %.1f s)\n", "exports/s", r.exportsPerSecond(), r.accounts, r.took.Seconds())
 	fmt.Fprintf(w, "  %-26s %8.0f ms / %.0f ms  (event published → committed outcome)\n", "latency p50 / p99", r.latency(0.5).Seconds()*1e3, r.latency(0.99).Seconds()*1e3)
 	fmt.Fprintf(w, "  %-26s %8.1f\n", "CPU ms/export: exportd", r.cpuPerExport(r.daemon))
 	fmt.Fprintf(w, "  %-26s %8.1f\n", "CPU ms/export: localfs", r.cpuPerExport(r.plugin))
 	fmt.Fprintf(w, "  %-26s %8.1f\n", "CPU ms/export: nats-server", r.cpuPerExport(r.nats))
-	fmt.Fprintf(w, "  %-26s %8.1f\n", "CPU ms/export: total", r.cpuPerExport(r.daemon+r.plugin+r.nats))
+	if r.source == "postgres" {
+		fmt.Fprintf(w, "  %-26s %8.1f\n", "CPU ms/export: postgres", r.cpuPerExport(r.sourceCPU))
+	}
+	fmt.Fprintf(w, "  %-26s %8.1f\n", "CPU ms/export: total", r.cpuPerExport(r.daemon+r.plugin+r.nats+r.sourceCPU))
 	fmt.Fprintf(w, "  %-26s %8.1f MiB  (nats-server %.1f MiB)\n", "peak RSS exportd", float64(r.daemonPeakRSS)/(1<<20), float64(r.natsPeakRSS)/(1<<20))
 	if r.retries > 0 {
 		fmt.Fprintf(w, "  %-26s %8d\n", "retried exports", r.retries)
@@ -110,7 +123,7 @@ func (r fleetResult) print(w *os.File) {
 
 // fleetConfig is the daemon's configuration: one localfs destination per
 // account, named after it.
-func fleetConfig(dataDir, pluginDir, natsURL, out string, accounts []string, workers int, pprof bool) string {
+func fleetConfig(dataDir, pluginDir, natsURL, out, source string, accounts []string, workers int, pprof bool) string {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, `
 data_dir   = %q
@@ -121,8 +134,8 @@ jobs { workers = %d }
 http {
   listen = "127.0.0.1:0"
 %s}
-source "sample" { scale = %s }
-`, dataDir, pluginDir, natsURL, workers, pprofAttr(pprof), fleetScale)
+%s
+`, dataDir, pluginDir, natsURL, workers, pprofAttr(pprof), source)
 	for _, a := range accounts {
 		fmt.Fprintf(&sb, "destination \"localfs\" %q {\n  account = %q\n  path    = %q\n  fsync   = false\n}\n",
 			a, a, filepath.Join(out, a))
@@ -149,7 +162,8 @@ func runFleet(b *testing.B, n, workers int) fleetResult {
 		accounts[i] = fmt.Sprintf("acct%05d", i)
 	}
 	out := b.TempDir()
-	cfg := writeConfig(b, fleetConfig(b.TempDir(), testsupport.PluginDir(b, "localfs"), ns.URL, out, accounts, workers, *fleetProfile != ""))
+	source, sourcePID := fleetSourceBlock(b, *fleetSource)
+	cfg := writeConfig(b, fleetConfig(b.TempDir(), testsupport.PluginDir(b, "localfs"), ns.URL, out, source, accounts, workers, *fleetProfile != ""))
 
 	outcomes := newOutcomeLog(n)
 	sub, err := nc.Subscribe(job.OutcomesSubjectPrefix+">", outcomes.record)
@@ -167,6 +181,7 @@ func runFleet(b *testing.B, n, workers int) fleetResult {
 	}
 	pids := []int{d.cmd.Process.Pid, plugins[0], ns.PID()}
 	before := procStats(b, pids)
+	sourceBefore := treeCPU(b, sourcePID)
 
 	var profiles *fleetProfiler
 	if *fleetProfile != "" {
@@ -196,6 +211,7 @@ func runFleet(b *testing.B, n, workers int) fleetResult {
 		b.Fatalf("%v\nexportd output (tail):\n%s", err, tail(d.out.String(), 4000))
 	}
 	after := procStats(b, pids)
+	sourceAfter := treeCPU(b, sourcePID)
 	if profiles != nil {
 		profiles.stop(b)
 	}
@@ -207,6 +223,8 @@ func runFleet(b *testing.B, n, workers int) fleetResult {
 		daemon:        after[0].CPU - before[0].CPU,
 		plugin:        after[1].CPU - before[1].CPU,
 		nats:          after[2].CPU - before[2].CPU,
+		source:        *fleetSource,
+		sourceCPU:     sourceAfter - sourceBefore,
 		daemonPeakRSS: after[0].PeakRSS,
 		natsPeakRSS:   after[2].PeakRSS,
 		retries:       outcomes.retries,
@@ -217,6 +235,58 @@ func runFleet(b *testing.B, n, workers int) fleetResult {
 	slices.Sort(r.latencies)
 	checkFleetReceipts(b, out, accounts)
 	return r
+}
+
+// fleetSourceBlock returns the source block of a small account's data, and
+// the process id of its database server (0 for the sample source).
+func fleetSourceBlock(b *testing.B, kind string) (string, int) {
+	b.Helper()
+	switch kind {
+	case "sample":
+		return fmt.Sprintf("source \"sample\" { scale = %s }", fleetScale), 0
+	case "postgres":
+		pg := testsupport.StartPostgres(b)
+		db := pg.NewDatabase(b)
+		pg.Exec(b, db.Name, "SET ROLE "+db.User+";"+fleetTablesSQL)
+		pg.Exec(b, db.Name, "VACUUM (FREEZE, ANALYZE)")
+		// Every account reads the same schema: what an export costs the
+		// source besides its rows (a connection, the snapshot, describing
+		// the tables) does not depend on whose tables they are. Over TCP
+		// with a password, as in production.
+		return fmt.Sprintf("source \"postgres\" {\n  dsn    = %q\n  schema = \"fleet\"\n}", db.DSN), pg.PID()
+	}
+	b.Fatalf("-fleet-source %q: want sample or postgres", kind)
+	return "", 0
+}
+
+// fleetTablesSQL creates the six tables of a small account with the row
+// counts of the sample source at scale 0.01.
+const fleetTablesSQL = `
+CREATE SCHEMA fleet;
+CREATE TABLE fleet.companies (company_id text NOT NULL, name text NOT NULL, industry text, employee_count int, created_at timestamptz NOT NULL);
+INSERT INTO fleet.companies SELECT 'cmp_' || g, 'Company ' || g, CASE WHEN g % 2 = 0 THEN 'software' END, g * 10, timestamptz '2024-01-01' + g * interval '1 day' FROM generate_series(1, 2) g;
+CREATE TABLE fleet.contacts (contact_id text NOT NULL, company_id text NOT NULL, email text, created_at timestamptz NOT NULL);
+INSERT INTO fleet.contacts SELECT 'con_' || g, 'cmp_' || (1 + g % 2), 'person' || g || '@example.com', timestamptz '2024-02-01' + g * interval '1 hour' FROM generate_series(1, 10) g;
+CREATE TABLE fleet.events (event_id text NOT NULL, contact_id text, event_type text NOT NULL, occurred_at timestamptz NOT NULL, properties jsonb, value bigint);
+INSERT INTO fleet.events SELECT 'evt_' || g, 'con_' || (1 + g % 10), (ARRAY['page_view','click','signup'])[1 + g % 3], timestamptz '2024-03-01' + g * interval '1 minute', jsonb_build_object('n', g), g * 7 FROM generate_series(1, 100) g;
+CREATE TABLE fleet.revenue (deal_id text NOT NULL, company_id text NOT NULL, amount numeric(18,2) NOT NULL, closed_at date);
+INSERT INTO fleet.revenue SELECT 'rev_' || g, 'cmp_' || (1 + g % 2), g * 1000.25, date '2024-04-01' + g FROM generate_series(1, 3) g;
+CREATE TABLE fleet.revenue_attribution (deal_id text NOT NULL, touch_id text NOT NULL, channel text, weight double precision);
+INSERT INTO fleet.revenue_attribution SELECT 'rev_' || (1 + g % 3), 'evt_' || g, (ARRAY['email','ads','organic'])[1 + g % 3], 0.25 FROM generate_series(1, 12) g;
+CREATE TABLE fleet.paid_ads (campaign_id text NOT NULL, day date NOT NULL, clicks int, cost numeric(12,2), tags text[]);
+INSERT INTO fleet.paid_ads SELECT 'ads_' || (g % 2), date '2024-05-01' + g, g * 3, g * 1.5, ARRAY['a', 'b'] FROM generate_series(1, 5) g;
+`
+
+func treeCPU(b *testing.B, pid int) time.Duration {
+	b.Helper()
+	if pid == 0 {
+		return 0
+	}
+	t, err := testsupport.TreeCPU(pid)
+	if err != nil {
+		b.Fatalf("process %d: %v", pid, err)
+	}
+	return t
 }
 
 func pprofAttr(on bool) string {

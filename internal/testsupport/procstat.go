@@ -18,6 +18,9 @@ type ProcStat struct {
 	// CPU is the user and system time the process has used so far, in
 	// steps of 10 ms.
 	CPU time.Duration
+	// ChildrenCPU is the CPU time of its children that have ended and
+	// been waited for.
+	ChildrenCPU time.Duration
 	// PeakRSS is the largest resident set the process has had (VmHWM), in
 	// bytes.
 	PeakRSS int64
@@ -37,15 +40,19 @@ func ReadProcStat(pid int) (ProcStat, error) {
 		return s, fmt.Errorf("unexpected /proc/%d/stat: %q", pid, b)
 	}
 	f := strings.Fields(string(b[end+1:]))
-	if len(f) < 13 {
+	if len(f) < 15 {
 		return s, fmt.Errorf("unexpected /proc/%d/stat: %q", pid, b)
 	}
-	utime, err1 := strconv.ParseInt(f[11], 10, 64) // field 14
-	stime, err2 := strconv.ParseInt(f[12], 10, 64) // field 15
-	if err1 != nil || err2 != nil {
-		return s, fmt.Errorf("unexpected /proc/%d/stat: %q", pid, b)
+	var ticks [4]int64 // utime, stime, cutime, cstime: fields 14 to 17
+	for i := range ticks {
+		n, err := strconv.ParseInt(f[11+i], 10, 64)
+		if err != nil {
+			return s, fmt.Errorf("unexpected /proc/%d/stat: %q", pid, b)
+		}
+		ticks[i] = n
 	}
-	s.CPU = time.Duration(utime+stime) * time.Second / userHZ
+	s.CPU = time.Duration(ticks[0]+ticks[1]) * time.Second / userHZ
+	s.ChildrenCPU = time.Duration(ticks[2]+ticks[3]) * time.Second / userHZ
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return s, err
@@ -80,4 +87,26 @@ func ChildPIDs(pid int) ([]int, error) {
 		}
 	}
 	return pids, nil
+}
+
+// TreeCPU is the CPU time used so far by a process and all its
+// descendants, those still running and those that ended and were waited
+// for. The difference of two readings is what the tree used in between,
+// even when processes came and went (a PostgreSQL server's backends).
+func TreeCPU(pid int) (time.Duration, error) {
+	s, err := ReadProcStat(pid)
+	if err != nil {
+		return 0, err
+	}
+	total := s.CPU + s.ChildrenCPU
+	children, err := ChildPIDs(pid)
+	if err != nil {
+		return 0, err
+	}
+	for _, c := range children {
+		if t, err := TreeCPU(c); err == nil {
+			total += t // a child that just ended is in ChildrenCPU soon
+		}
+	}
+	return total, nil
 }
