@@ -23,7 +23,7 @@ PROTOC_GEN_GO_GRPC := google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.2
 
 .PHONY: help
 help: ## list the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: build
 build: ## build bin/exportd and bin/exportd-plugin-* 
@@ -85,8 +85,14 @@ package: ## build the Debian package dist/exportd_<version>_<arch>.deb (with nfp
 	  $(GO) run $(NFPM) package --config packaging/nfpm.yaml --packager deb --target $(DIST)/
 
 .PHONY: bench
-bench: build ## benchmark exports (rows/s, MB/s, peak RSS at two scales)
+bench: build ## benchmark exports (rows/s, MB/s, peak RSS at two scales) and a fleet burst of 1000 small accounts
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./daemon/ ./internal/parquetw/ ./internal/source/postgres/
+
+FLEET_ACCOUNTS ?= 1000
+
+.PHONY: bench-fleet
+bench-fleet: ## only the fleet burst: exports/s, latency, CPU per export (FLEET_ACCOUNTS=300 for a quick run)
+	$(GO) test -run '^$$' -bench FleetSmallAccounts -benchtime 1x -timeout 30m ./daemon/ -fleet-accounts=$(FLEET_ACCOUNTS)
 
 .PHONY: lint
 lint: ## gofmt and go vet

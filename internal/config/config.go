@@ -119,6 +119,10 @@ type Jobs struct {
 type HTTP struct {
 	// Listen is the address; empty disables the endpoint.
 	Listen string
+	// Pprof serves Go's runtime profiles under /debug/pprof/ on the
+	// endpoint. Off by default: profiles describe the process to whoever
+	// reaches the endpoint, and taking one costs CPU.
+	Pprof bool
 }
 
 // Parquet configures the shared parquet writers.
@@ -370,8 +374,9 @@ func (c *Config) decodeJobs(d *decoder, b *rawBlock) {
 func (c *Config) decodeHTTP(d *decoder, b *rawBlock) {
 	c.HTTP = HTTP{Listen: DefaultHTTPListen}
 	if b != nil {
-		a := d.attrs(b.Body, "listen")
+		a := d.attrs(b.Body, "listen", "pprof")
 		d.str(a["listen"], &c.HTTP.Listen)
+		d.boolean(a["pprof"], &c.HTTP.Pprof)
 	}
 }
 

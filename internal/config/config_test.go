@@ -94,11 +94,19 @@ func TestParseFull(t *testing.T) {
 		{"disabled", c.Destinations[1].Enabled, false},
 		{"enabled for account", len(c.DestinationsFor("acme")), 1},
 		{"http default", c.HTTP.Listen, DefaultHTTPListen},
+		{"profiling off by default", c.HTTP.Pprof, false},
 	}
 	for _, ck := range checks {
 		if ck.got != ck.want {
 			t.Errorf("%s: got %v, want %v", ck.name, ck.got, ck.want)
 		}
+	}
+}
+
+func TestHTTPProfiling(t *testing.T) {
+	c := mustParse(t, "data_dir = \"x\"\nsource \"sample\" {}\nhttp {\n  listen = \"127.0.0.1:9999\"\n  pprof  = true\n}\n")
+	if want := (HTTP{Listen: "127.0.0.1:9999", Pprof: true}); c.HTTP != want {
+		t.Fatalf("http: got %+v, want %+v", c.HTTP, want)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sync/atomic"
 	"time"
 
@@ -151,9 +152,29 @@ type Server struct {
 	ready atomic.Pointer[func() error]
 }
 
+// EndpointOption changes what the operations endpoint serves.
+type EndpointOption func(*endpointOptions)
+
+type endpointOptions struct {
+	profiling bool
+}
+
+// WithProfiling serves Go's runtime profiles (CPU, heap, goroutines,
+// blocking, mutexes, execution traces) under /debug/pprof/, for `go tool
+// pprof http://ADDR/debug/pprof/profile?seconds=30`. They describe the
+// process to whoever reaches the endpoint, so it is an operator's opt-in.
+func WithProfiling() EndpointOption {
+	return func(o *endpointOptions) { o.profiling = true }
+}
+
 // Listen binds the operations endpoint: /metrics, /healthz (the process is
-// alive) and /readyz (ready reports nil).
-func Listen(addr string, m *Metrics, ready func() error, log *slog.Logger) (*Server, error) {
+// alive), /readyz (ready reports nil) and, with WithProfiling,
+// /debug/pprof/.
+func Listen(addr string, m *Metrics, ready func() error, log *slog.Logger, opts ...EndpointOption) (*Server, error) {
+	var o endpointOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
@@ -172,6 +193,13 @@ func Listen(addr string, m *Metrics, ready func() error, log *slog.Logger) (*Ser
 		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
+	if o.profiling {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -160,3 +160,33 @@ func TestNames(t *testing.T) {
 		t.Errorf("runtime metrics missing from Names")
 	}
 }
+
+func TestProfilingIsOptIn(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts []EndpointOption
+		want int
+	}{
+		{name: "default", want: http.StatusNotFound},
+		{name: "with profiling", opts: []EndpointOption{WithProfiling()}, want: http.StatusOK},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := Listen("127.0.0.1:0", New(), func() error { return nil }, slog.New(slog.DiscardHandler), tc.opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close(t.Context())
+			base := "http://" + s.Addr()
+			code, body := get(t, base+"/debug/pprof/goroutine?debug=1")
+			if code != tc.want {
+				t.Fatalf("/debug/pprof/goroutine: %d, want %d", code, tc.want)
+			}
+			if tc.want == http.StatusOK && !strings.Contains(body, "goroutine") {
+				t.Fatalf("/debug/pprof/goroutine answered %q", body)
+			}
+			if code, _ := get(t, base+"/healthz"); code != http.StatusOK {
+				t.Fatalf("healthz %d", code)
+			}
+		})
+	}
+}

@@ -4,7 +4,9 @@ package parquetw
 // buffers, and parquet.Value only points at bytes, so every byte value is
 // copied here until the batch is handed to the column writers, which copy it
 // again into their pages. Chunks are recycled from batch to batch, so a
-// steady stream of rows allocates nothing.
+// steady stream of rows allocates nothing. The first chunks are small and
+// each new one doubles, up to arenaChunk, so that a table of a few rows
+// does not pay for a big chunk.
 type arena struct {
 	cur   []byte   // chunk being filled; len is the bytes used
 	used  [][]byte // filled chunks of this batch
@@ -12,10 +14,12 @@ type arena struct {
 	size  int      // bytes handed out in this batch
 	// largest is the largest value handed out in this batch.
 	largest int
+	chunk   int // size of the last chunk allocated
 }
 
 const (
-	arenaChunk = 64 << 10
+	arenaChunk      = 64 << 10
+	arenaFirstChunk = 2 << 10
 	// Values larger than this get their own allocation, dropped after the
 	// batch, so one huge value does not pin a huge chunk.
 	arenaLarge = arenaChunk / 4
@@ -36,23 +40,29 @@ func (a *arena) alloc(n int) []byte {
 		return make([]byte, n)
 	}
 	if cap(a.cur)-len(a.cur) < n {
-		a.next()
+		a.next(n)
 	}
 	start := len(a.cur)
 	a.cur = a.cur[:start+n]
 	return a.cur[start : start+n : start+n]
 }
 
-func (a *arena) next() {
+// next makes a chunk of at least n free bytes (n ≤ arenaLarge) current.
+func (a *arena) next(n int) {
 	if a.cur != nil {
 		a.used = append(a.used, a.cur)
 	}
-	if k := len(a.spare); k > 0 {
-		a.cur = a.spare[k-1][:0]
+	for k := len(a.spare); k > 0; k-- {
+		c := a.spare[k-1]
 		a.spare = a.spare[:k-1]
-		return
+		if cap(c) >= n {
+			a.cur = c[:0]
+			return
+		}
+		// An early, small chunk: bigger ones replace it.
 	}
-	a.cur = make([]byte, 0, arenaChunk)
+	a.chunk = min(max(2*a.chunk, arenaFirstChunk, n), arenaChunk)
+	a.cur = make([]byte, 0, a.chunk)
 }
 
 // copyBytes returns a copy of b in the arena.

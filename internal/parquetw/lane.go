@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -30,6 +31,7 @@ type lane struct {
 	// hold it, and keep that size, so the lane replaces the writer once
 	// the file is finished.
 	oversized bool
+	key       string // the lane's shape, for reuse (lanepool.go)
 
 	out       *output // file being written, nil between files
 	fileRows  int64
@@ -153,7 +155,7 @@ func (l *lane) open() error {
 	return nil
 }
 
-// finish writes the footer, makes the file durable and delivers it.
+// finish writes the footer, closes the file and delivers it.
 func (l *lane) finish(ctx context.Context) error {
 	out, rows := l.out, l.fileRows
 	l.out, l.fileRows, l.groupRows = nil, 0, 0
@@ -161,6 +163,7 @@ func (l *lane) finish(ctx context.Context) error {
 		out.discard()
 		return fmt.Errorf("write %s: %w", out.path, err)
 	}
+	keepColumnPaths(l.pw)
 	if l.oversized {
 		l.renew()
 	}
@@ -169,6 +172,28 @@ func (l *lane) finish(ctx context.Context) error {
 		return err
 	}
 	return l.sink.deliver(ctx, out, rows)
+}
+
+// keepColumnPaths protects the column paths of a closed writer from its
+// next Reset. parquet-go (v0.32.0, its issue 602) builds each column
+// chunk's path_in_schema on the very strings its column writers keep their
+// paths in, and Reset clears the column chunks of the file it closed: every
+// later file of the writer would name its columns [""], which parquet-mr
+// and Trino (Spark, Hive, Athena) refuse. Giving the closed file's chunks
+// copies of their paths makes Reset clear the copies.
+func keepColumnPaths(pw *parquet.Writer) {
+	f := pw.File()
+	if f == nil {
+		return
+	}
+	md := f.Metadata()
+	for i := range md.RowGroups {
+		cols := md.RowGroups[i].Columns
+		for j := range cols {
+			p := &cols[j].MetaData.PathInSchema
+			*p = slices.Clone(*p)
+		}
+	}
 }
 
 // discard removes the file being written, if any.

@@ -37,17 +37,26 @@ import (
 // are dictionary encoded (RLE_DICTIONARY); other columns are PLAIN, which
 // every reader supports. It reports the table's first validation problem.
 func Schema(t schema.Table) (*parquet.Schema, error) {
-	if err := t.Validate(); err != nil {
+	if err := checkTable(&t); err != nil {
 		return nil, err
-	}
-	if len(t.Columns) > parquet.MaxColumnIndex+1 {
-		return nil, fmt.Errorf("table %s has %d columns, more than parquet's %d", t.Name, len(t.Columns), parquet.MaxColumnIndex+1)
 	}
 	g := &group{fields: make([]parquet.Field, len(t.Columns))}
 	for i := range t.Columns {
 		g.fields[i] = &field{Node: columnNode(&t.Columns[i]), name: t.Columns[i].Name, index: i}
 	}
 	return parquet.NewSchema(t.Name, g), nil
+}
+
+// checkTable reports the first problem that stops a table from being
+// mapped onto a parquet schema.
+func checkTable(t *schema.Table) error {
+	if err := t.Validate(); err != nil {
+		return err
+	}
+	if len(t.Columns) > parquet.MaxColumnIndex+1 {
+		return fmt.Errorf("table %s has %d columns, more than parquet's %d", t.Name, len(t.Columns), parquet.MaxColumnIndex+1)
+	}
+	return nil
 }
 
 // columnNode maps a validated top-level column.

@@ -37,7 +37,7 @@ type pipeline struct {
 // row group it has.
 func (w *TableWriter) startPipeline() error {
 	for len(w.lanes) < w.opts.Lanes {
-		l, err := newLane(&w.schema, &w.opts, w.sink)
+		l, err := takeLane(&w.schema, &w.opts, w.sink, w.laneKey)
 		if err != nil {
 			return err
 		}

@@ -77,19 +77,24 @@ func newRowBuilder(t *schema.Table, batchRows int) rowBuilder {
 	return b
 }
 
-// newValues returns empty value slices for a batch, one per column, sized
-// for a full batch: lists are assumed to hold a few elements on average.
+// newValues returns empty value slices for a batch, one per column. They
+// start small and grow with the rows, once: a batch keeps its slices from
+// one use to the next, so a big table soon stops allocating, and a table of
+// a few rows does not pay for a full batch of values per column.
 func (b *rowBuilder) newValues() [][]parquet.Value {
 	values := make([][]parquet.Value, len(b.cols))
 	for i := range b.cols {
-		n := b.batchCap
+		n := min(b.batchCap, initialBatchValues)
 		if b.cols[i].top.kind == schema.List {
-			n *= 4
+			n *= 4 // lists are assumed to hold a few elements on average
 		}
 		values[i] = make([]parquet.Value, 0, n)
 	}
 	return values
 }
+
+// initialBatchValues is the first capacity of a batch's value slices.
+const initialBatchValues = 16
 
 func newSlot(c *schema.Column, what string) slot {
 	s := slot{kind: c.Kind, nullable: c.Nullable, desc: what + " of kind " + kindDesc(c)}

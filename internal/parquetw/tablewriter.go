@@ -36,8 +36,9 @@ type Summary struct {
 // TableWriter encodes one table's rows into parquet files in a directory.
 // It receives rows through the source.RowWriter calls, gathers them in
 // batches, writes bounded row groups, and finishes a file when it reaches
-// the target size: the file is synced, closed, renamed from its ".partial"
-// name and handed to the DeliverFunc.
+// the target size: the file is closed, renamed from its ".partial" name and
+// handed to the DeliverFunc. Files are not synced to disk: they are a
+// spool, which a crash makes worthless anyway (see output.close).
 //
 // With one lane ([Options.Lanes]) batches are encoded on the caller's
 // goroutine, and a finished file is delivered before the next row is
@@ -62,6 +63,7 @@ type TableWriter struct {
 	sink   *sink
 
 	lanes      []*lane   // the first exists from the start, the others with par
+	laneKey    string    // the shape of the lanes (lanepool.go)
 	par        *pipeline // nil until a batch is handed to a lane's goroutine
 	solo       int       // batches encoded on this goroutine
 	batchLimit int
@@ -86,7 +88,7 @@ func NewTableWriter(ctx context.Context, dir string, t schema.Table, opts Option
 	if !safeFileName(t.Name) {
 		return nil, fmt.Errorf("table name %q cannot name a file", t.Name)
 	}
-	if _, err := Schema(t); err != nil {
+	if err := checkTable(&t); err != nil {
 		return nil, err
 	}
 	abs, err := filepath.Abs(dir)
@@ -103,7 +105,8 @@ func NewTableWriter(ctx context.Context, dir string, t schema.Table, opts Option
 		opts:       opts.withDefaults(),
 		sink:       &sink{dir: abs, table: t.Name, fn: deliver, summary: Summary{Table: t.Name}},
 	}
-	first, err := newLane(&w.schema, &w.opts, w.sink)
+	w.laneKey = laneKey(&w.schema, &w.opts)
+	first, err := takeLane(&w.schema, &w.opts, w.sink, w.laneKey)
 	if err != nil {
 		return nil, err
 	}
@@ -189,7 +192,7 @@ func (w *TableWriter) Close(ctx context.Context) (Summary, error) {
 	}
 	w.closed = true
 	w.err = ErrClosed
-	w.release()
+	w.release(w.par == nil && w.sink.summary.Bytes <= maxReusedTableBytes)
 	return w.sink.summary, nil
 }
 
@@ -245,15 +248,21 @@ func (w *TableWriter) Abort() {
 		w.err = ErrClosed
 	}
 	w.closed = true
-	w.release()
+	w.release(false)
 }
 
-// release lets the lanes' writers and buffers go, and ends the goroutines
-// and contexts of the pipeline.
-func (w *TableWriter) release() {
+// release ends the goroutines and contexts of the pipeline and lets the
+// lanes go: back to the pool for the next writer of the table's shape when
+// every file was finished (reuse), or to the garbage collector.
+func (w *TableWriter) release(reuse bool) {
 	if w.par != nil {
 		w.par.stop()
 		w.par = nil
+	}
+	if reuse {
+		for _, l := range w.lanes {
+			putLane(l)
+		}
 	}
 	w.lanes = nil
 }

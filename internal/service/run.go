@@ -27,13 +27,17 @@ func (s *Service) Run(ctx context.Context) error {
 	var ready atomic.Bool
 	var ops *metrics.Server
 	if cfg.HTTP.Listen != "" {
+		var opts []metrics.EndpointOption
+		if cfg.HTTP.Pprof {
+			opts = append(opts, metrics.WithProfiling())
+		}
 		var err error
 		ops, err = metrics.Listen(cfg.HTTP.Listen, s.Metrics, func() error {
 			if !ready.Load() {
 				return errors.New("starting")
 			}
 			return nil
-		}, log)
+		}, log, opts...)
 		if err != nil {
 			return fmt.Errorf("operations endpoint on %s: %w", cfg.HTTP.Listen, err)
 		}

@@ -284,6 +284,9 @@ func (pg *Postgres) Stop() error {
 	return err
 }
 
+// PID is the server's (the postmaster's) process id.
+func (pg *Postgres) PID() int { return pg.cmd.Process.Pid }
+
 // SuperuserDSN connects to db as the superuser over the unix socket.
 func (pg *Postgres) SuperuserDSN(db string) string { return pg.SocketDSN(db) }
 
