@@ -71,6 +71,10 @@ type Target struct {
 	// dumps of the destination share a minute.
 	Time         time.Time
 	PreviousTime time.Time
+	// Carried completes a dump of some tables only: the destination's
+	// other tables, whose files are those of earlier dumps. They are
+	// named in the Commit manifest, never encoded nor delivered.
+	Carried []sdk.TableManifest
 }
 
 // Outcome is how a job ended for one destination.
@@ -418,6 +422,7 @@ func (e *export) finish(ctx context.Context, encodeErr error) {
 			for _, s := range t.summaries(e.summaries) {
 				m.Tables = append(m.Tables, sdk.TableManifest{Name: s.Table, Files: s.Files, Rows: s.Rows, Bytes: s.Bytes})
 			}
+			m.Tables = append(m.Tables, t.Carried...)
 			crashAt(CrashBeforeCommit)
 			rc, err := t.exp.Commit(ctx, m)
 			if err == nil {
