@@ -275,6 +275,11 @@ func (x *jobRun) failed(c *candidate, err error) result {
 		}
 		return result{dest: c.name, status: StatusRetrying, err: err, attempt: c.attempt, retryIn: wait}
 	}
+	if ferr := persist(ctx, func(ctx context.Context) error {
+		return x.e.State.FailAttempt(ctx, c.name, x.s.completion, err.Error(), time.Time{})
+	}); ferr != nil {
+		x.log.Warn("recording a failed attempt failed", "destination", c.name, "error", ferr)
+	}
 	return x.final(c.name, c.attempt, err)
 }
 
