@@ -158,13 +158,14 @@ func (l *Lease) giveUp() {
 	l.mu.Unlock()
 }
 
-// Keep renews the lease every third of its TTL until ctx is done, and
+// Keep renews the lease every sixth of its TTL until ctx is done, and
 // calls lost once the lease is gone or could not be renewed before it
 // would expire: the caller must then stop using the destination. Renewals
 // that fail for other reasons (NATS unreachable for a while) are retried
-// until then.
+// until then, so that an outage of up to about two thirds of the TTL
+// costs nothing.
 func (l *Lease) Keep(ctx context.Context, lost func(error)) {
-	every := l.s.leaseTTL / 3
+	every := l.s.leaseTTL / 6
 	for {
 		select {
 		case <-ctx.Done():
