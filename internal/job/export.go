@@ -217,7 +217,10 @@ func (x *jobRun) run() map[string]Outcome {
 // conclude records what became of every candidate.
 func (x *jobRun) conclude(outcomes map[string]Outcome, took time.Duration) {
 	for _, c := range x.candidates {
-		o := outcomes[c.name]
+		o, ok := outcomes[c.name]
+		if !ok {
+			o = Outcome{Destination: c.name, Err: sdk.Retryable(errors.New("the export ended without an outcome for the destination"))}
+		}
 		var r result
 		if o.Err == nil {
 			r = x.committed(c, o)
@@ -234,7 +237,13 @@ func (x *jobRun) conclude(outcomes map[string]Outcome, took time.Duration) {
 		r.outcome = o
 		r.outcome.Err = r.err
 		if x.e.Metrics != nil {
-			x.e.Metrics.ExportFinished(c.name, r.status, r.outcome, took)
+			// Every attempt that did not commit counts as failed, however
+			// the job goes on.
+			status := StatusFailed
+			if r.status == StatusCommitted {
+				status = StatusCommitted
+			}
+			x.e.Metrics.ExportFinished(c.name, status, r.outcome, took)
 		}
 		x.add(r)
 	}

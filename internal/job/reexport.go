@@ -240,6 +240,11 @@ func (e *Engine) handleQueued(ctx context.Context, d trigger.Delivery) trigger.O
 	if err != nil {
 		return e.malformed(d, err)
 	}
+	started := func(ctx context.Context) {
+		if err := e.State.ReexportStarted(ctx, q.Event.AccountID, q.JobID); err != nil {
+			e.log().Warn("marking a re-export started failed", "job", q.JobID, "error", err)
+		}
+	}
 	results := e.export(ctx, spec{
 		jobID:      q.JobID,
 		event:      q.Event,
@@ -247,15 +252,25 @@ func (e *Engine) handleQueued(ctx context.Context, d trigger.Delivery) trigger.O
 		tables:     q.Tables,
 		completion: q.JobID,
 		maxAttempt: e.Config.Jobs.MaxDeliver,
-		starting: func(ctx context.Context) {
-			// From now on the job reads its data: later requests get a
-			// job of their own rather than join this one.
-			if err := e.State.ReexportStarted(ctx, q.Event.AccountID, q.JobID); err != nil {
-				e.log().Warn("marking a re-export started failed", "job", q.JobID, "error", err)
-			}
-		},
+		// From the moment the job reads its data, later requests get a
+		// job of their own rather than join this one.
+		starting: started,
 	})
+	if !comingBack(results) {
+		started(ctx) // over without reading anything: nobody may join it
+	}
 	return e.settle(results)
+}
+
+// comingBack reports whether the delivery will come back for one of the
+// destinations.
+func comingBack(results []result) bool {
+	for _, r := range results {
+		if r.retryIn >= 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // ExportNow exports an account's tables at once, outside the event

@@ -9,9 +9,16 @@
 // others. The spool is removed when the export ends, however it ends.
 //
 // The Engine (engine.go) turns modelling-complete events and re-export
-// requests into runs: it resolves destinations, takes leases, picks each
-// destination's export time, records outcomes in the shared state, and
-// tells the trigger whether to acknowledge, retry or give up.
+// requests into runs, one export at a time (export.go): it admits each
+// destination (admit.go: not done, not superseded, its lease taken),
+// counts the attempt, waits for the destination's next free minute and
+// takes the export time from the clock (clock.go), records each commit's
+// intent and the commit itself around the destination's Commit
+// (commit.go), recommits a dump whose commit a crash left in doubt
+// (recommit.go), completes re-exports of some tables with the tables
+// they carry over (carry.go), coalesces and rate-limits re-export
+// requests (reexport.go, coalesce.go), and tells the trigger whether to
+// acknowledge, retry or give up.
 package job
 
 import (
