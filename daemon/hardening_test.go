@@ -8,13 +8,16 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/exportd/exportd/internal/config"
 	"github.com/exportd/exportd/internal/event"
 	"github.com/exportd/exportd/internal/job"
 	"github.com/exportd/exportd/internal/state"
+	"github.com/exportd/exportd/internal/trigger"
 	"github.com/exportd/exportd/sdk/legacylayout"
 )
 
@@ -76,28 +79,47 @@ func TestNewestRunWaitsForTheLease(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var lost atomic.Value
 	kctx, stopKeeping := context.WithCancel(ctx)
-	go lease.Keep(kctx, func(err error) { t.Errorf("the test's lease was lost: %v", err) })
-	c.publish(event.ModellingCompleted{AccountID: "acme", RunID: "run-2", CompletedAt: now.Add(-time.Minute)})
+	go lease.Keep(kctx, func(err error) { lost.Store(err) })
+	seq, err := trigger.PublishEvent(ctx, c.js, event.ModellingCompleted{AccountID: "acme", RunID: "run-2", CompletedAt: now.Add(-time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// run-2 is delivered again and again, more often than max_deliver,
+	// and never given up.
+	cons, err := c.js.Consumer(ctx, config.DefaultStream, config.DefaultConsumer)
+	if err != nil {
+		t.Fatal(err)
+	}
 	deadline := time.Now().Add(time.Minute)
 	for {
-		var waits int
-		for _, o := range c.outcomesOf("acme-local", "run-2") {
-			if o.Final {
-				stopKeeping()
-				t.Fatalf("run-2 was given up while it waited for the lease: %+v", o)
-			}
-			waits++
+		info, err := cons.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if waits > 2*c.maxDeliver {
+		deliveries := int(info.Delivered.Consumer) - 1 // run-1 was delivered once
+		if info.NumPending == 0 && info.NumAckPending == 0 && info.AckFloor.Stream >= seq {
+			stopKeeping()
+			t.Fatalf("run-2 was given up after %d deliveries while another job held the lease", deliveries)
+		}
+		if deliveries > 2*c.maxDeliver {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("run-2 was delivered %d times in a minute", waits)
+			t.Fatalf("run-2 was delivered %d times in a minute", deliveries)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	for _, o := range c.outcomesOf("acme-local", "run-2") {
+		if o.Final || o.Status != job.StatusWaiting {
+			t.Fatalf("outcome while the lease is held: %+v", o)
+		}
+	}
 	stopKeeping()
+	if err, _ := lost.Load().(error); err != nil {
+		t.Fatalf("the test's lease was lost: %v", err)
+	}
 	if err := lease.Release(ctx); err != nil {
 		t.Fatal(err)
 	}
