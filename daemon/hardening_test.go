@@ -64,6 +64,7 @@ func (c *cluster) dumpFolders(account string) []string {
 // finds its destination leased by another replica's long export waits for
 // as many deliveries as that takes, and is exported once the lease frees.
 func TestNewestRunWaitsForTheLease(t *testing.T) {
+	t.Parallel() // mostly waits for the next minute or for redeliveries
 	c := newCluster(t, []string{"acme"}, sampleRows)
 	c.maxDeliver = 2
 	c.start()
@@ -194,6 +195,7 @@ func waitAnyLog(t *testing.T, d *daemon, timeout time.Duration, lines ...string)
 // written. Each attempt waited for the next free minute instead of
 // reserving minutes ahead.
 func TestCrashLoopKeepsExportTimeTrue(t *testing.T) {
+	t.Parallel() // mostly waits for the next minute or for redeliveries
 	c := newCluster(t, []string{"acme"}, sampleRows)
 	cfg := c.config()
 	for i := range 2 {
@@ -234,6 +236,7 @@ func TestCrashLoopKeepsExportTimeTrue(t *testing.T) {
 // redelivered event makes the same dump visible again, with the same
 // receipt bytes, instead of dumping the run again into a new minute.
 func TestCrashAfterCommitRecommits(t *testing.T) {
+	t.Parallel() // mostly waits for the next minute or for redeliveries
 	c := newCluster(t, []string{"acme"}, sampleRows)
 	cfg := c.config()
 	victim := startDaemon(t, cfg, "EXPORTD_TEST_CRASH="+job.CrashAfterCommit)
@@ -279,6 +282,7 @@ func TestCrashAfterCommitRecommits(t *testing.T) {
 // most two exports (one that starts at once, one that every later
 // request joins), and every request's job reports its outcome.
 func TestReexportFloodCoalesces(t *testing.T) {
+	t.Parallel() // mostly waits for the next minute or for redeliveries
 	c := newCluster(t, []string{"acme"}, sampleRows)
 	c.start()
 	c.publish(event.ModellingCompleted{AccountID: "acme", RunID: "run-1", CompletedAt: time.Now().UTC()})
@@ -332,6 +336,7 @@ func TestReexportFloodCoalesces(t *testing.T) {
 // TestSameRunIDInTwoAccounts: accounts' run ids need not be unique across
 // accounts: `exportd publish` de-duplicates by account and run.
 func TestSameRunIDInTwoAccounts(t *testing.T) {
+	t.Parallel() // mostly waits for the next minute or for redeliveries
 	rows := map[string]int64{"companies": 20, "contacts": 20, "events": 50, "revenue": 5, "revenue_attribution": 5, "paid_ads": 5}
 	c := newCluster(t, []string{"acme", "globex"}, rows)
 	c.start()
