@@ -30,6 +30,7 @@ jobs {
   workers         = 2
   backoff         = ["30s", "2m", "10m"]
   put_concurrency = 8
+  reexport_limit  = 10 # new re-export jobs per account and hour; joined requests do not count
 }
 
 http {

@@ -35,6 +35,10 @@ type cluster struct {
 	rows      map[string]int64
 	grace     string // jobs.grace_period of replicas started from now on; empty: the default
 	retention string // nats.retention; empty: the default
+	// Settings of the jobs block of replicas started from now on; zero
+	// values keep the cluster's defaults.
+	maxDeliver int
+	leaseTTL   string
 
 	mu       sync.Mutex
 	outcomes []job.OutcomeMessage
@@ -69,6 +73,13 @@ func (c *cluster) config() string {
 	if c.grace != "" {
 		grace = fmt.Sprintf("grace_period = %q", c.grace)
 	}
+	maxDeliver, leaseTTL := c.maxDeliver, c.leaseTTL
+	if maxDeliver == 0 {
+		maxDeliver = 30
+	}
+	if leaseTTL == "" {
+		leaseTTL = "5s"
+	}
 	fmt.Fprintf(&b, `
 data_dir   = %q
 plugin_dir = %q
@@ -79,9 +90,9 @@ nats {
 http { listen = "" }
 jobs {
   ack_wait    = "5s"
-  max_deliver = 30
+  max_deliver = %d
   backoff     = ["1s"]
-  lease_ttl   = "5s"
+  lease_ttl   = %q
   %s
 }
 source "sample" {
@@ -89,7 +100,7 @@ source "sample" {
   rows = %s
 }
 parquet { target_file_size = "64KiB" }
-`, c.t.TempDir(), testsupport.PluginDir(c.t, "localfs"), c.nats.URL, retention, grace, hclRows(c.rows))
+`, c.t.TempDir(), testsupport.PluginDir(c.t, "localfs"), c.nats.URL, retention, maxDeliver, leaseTTL, grace, hclRows(c.rows))
 	for _, a := range c.accounts {
 		fmt.Fprintf(&b, "destination \"localfs\" %q {\n  account = %q\n  path = %q\n  folder = \"dumps\"\n}\n", a+"-local", a, filepath.Join(c.out, a))
 	}
@@ -228,8 +239,6 @@ func TestReplicas(t *testing.T) {
 			base := time.Now().UTC().Add(-time.Hour)
 			for run := 1; run <= 4; run++ {
 				for i, a := range accounts {
-					// Run ids are unique across accounts: they are the
-					// stream's de-duplication key (Nats-Msg-Id).
 					c.publish(event.ModellingCompleted{AccountID: a, RunID: fmt.Sprintf("%s-run-%d", a, run),
 						CompletedAt: base.Add(time.Duration(run*10+i) * time.Second)})
 				}
@@ -334,13 +343,15 @@ func TestCrashRecovery(t *testing.T) {
 }
 
 // TestNATSRestartDuringExport restarts the NATS server while an export
-// runs; the export completes.
+// runs, for less than the destination lease's TTL: the export is not
+// cancelled, it completes on its first attempt.
 func TestNATSRestartDuringExport(t *testing.T) {
 	c := newCluster(t, []string{"acme"}, longRows)
-	c.start()
+	c.leaseTTL = "10s"
+	d := c.start()
 	c.publish(event.ModellingCompleted{AccountID: "acme", RunID: "run-1", CompletedAt: time.Now().UTC()})
 	c.waitDelivering("acme")
-	c.nats.Restart(t, 2*time.Second)
+	c.nats.Restart(t, 4*time.Second)
 	waitFile(t, filepath.Join(c.out, "acme", "dumps", "receipt.json"), 2*time.Minute)
 	c.settle(2 * time.Minute)
 	checkDump(t, filepath.Join(c.out, "acme"), "dumps", "acme", c.rows, c.receipt("acme"), false)
@@ -348,8 +359,14 @@ func TestNATSRestartDuringExport(t *testing.T) {
 	if err != nil || ds.LastRunID != "run-1" {
 		t.Fatalf("state after the restart: %+v, %v", ds, err)
 	}
+	if strings.Contains(d.out.String(), "lost the destination lease") {
+		t.Fatalf("the export was cancelled for a lost lease; output:\n%s", d.out)
+	}
+	if folders, _ := filepath.Glob(filepath.Join(c.out, "acme", "dumps", "20*")); len(folders) != 1 {
+		t.Fatalf("%d dump folders: the export did not complete on its first attempt", len(folders))
+	}
 	if os.Getenv("EXPORTD_TEST_SHOW_LOGS") != "" {
-		t.Logf("exportd output:\n%s", c.replicas[0].out)
+		t.Logf("exportd output:\n%s", d.out)
 	}
 }
 

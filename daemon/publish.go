@@ -51,7 +51,7 @@ func cmdPublish(args []string) int {
 	path := fs.String("config", "", "configuration `file` whose NATS to use")
 	url := fs.String("nats", "", "NATS `url` (overrides the configuration)")
 	account := fs.String("account", "", "account `id`")
-	runID := fs.String("run-id", "", "modelling run `id` (default: made up from the time)")
+	runID := fs.String("run-id", "", "modelling run `id` (default: made up from the time); the stream de-duplicates events by account and run id")
 	completedAt := fs.String("completed-at", "", "when the run completed, RFC 3339 (default: now)")
 	snapshot := fs.String("snapshot", "", "source-specific snapshot `reference` (optional)")
 	wait := fs.Duration("wait", 30*time.Second, "how long to keep trying while the stream does not exist yet")

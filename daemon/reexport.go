@@ -67,7 +67,11 @@ func cmdReexport(args []string) int {
 		fmt.Fprintf(os.Stderr, "exportd reexport: refused: %s\n", reply.Error)
 		return 1
 	}
-	fmt.Printf("job %s: run %s to %v\n", reply.JobID, reply.RunID, reply.Destinations)
+	if reply.Joined {
+		fmt.Printf("job %s (joined, queued before): run %s to %v\n", reply.JobID, reply.RunID, reply.Destinations)
+	} else {
+		fmt.Printf("job %s: run %s to %v\n", reply.JobID, reply.RunID, reply.Destinations)
+	}
 	if !*wait {
 		return 0
 	}
@@ -91,6 +95,8 @@ func cmdReexport(args []string) int {
 				fmt.Printf("%s: committed %d rows in %d files; receipt %s\n", o.Destination, o.Rows, o.Files, o.Location)
 			case job.StatusRetrying:
 				fmt.Printf("%s: attempt %d failed, will retry: %s\n", o.Destination, o.Attempt, o.Error)
+			case job.StatusWaiting, job.StatusInterrupted:
+				fmt.Printf("%s: %s: %s\n", o.Destination, o.Status, o.Error)
 			default:
 				fmt.Printf("%s: %s: %s\n", o.Destination, o.Status, o.Error)
 				code = 1

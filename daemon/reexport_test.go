@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -38,7 +40,7 @@ func TestReexport(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	msg, err := c.nc.Request(job.ReexportSubjectPrefix+"acme", []byte(`{"tables":["companies","events"]}`), 10*time.Second)
+	msg, err := c.nc.Request(job.ReexportSubjectPrefix+"acme", []byte(`{"tables":["events"]}`), 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,9 +71,7 @@ func TestReexport(t *testing.T) {
 	if !second.After(first) || second.Truncate(time.Minute).Equal(first.Truncate(time.Minute)) {
 		t.Fatalf("re-export at %v does not follow the first dump at %v in a later minute", second, first)
 	}
-	if len(rc.Tables) != 2 || rc.Tables["events"].TotalFileCount == 0 {
-		t.Fatalf("re-export of two tables wrote receipt %+v", rc)
-	}
+	checkSubsetReceipt(t, filepath.Join(c.out, "acme"), "dumps", rc, first, second, "events")
 	if string(o.Receipt) == "" || !json.Valid(o.Receipt) {
 		t.Fatal("the outcome lacks the receipt")
 	}
@@ -138,6 +138,10 @@ func TestFlood(t *testing.T) {
 		func(i int) (string, []byte) { // an empty body on a sub-subject
 			return "modelling.completed.acme.extra", nil
 		},
+		func(i int) (string, []byte) { // a run that completed next year
+			return "modelling.completed.acme", []byte(`{"account_id":"acme","run_id":"future-` + fmt.Sprint(i) + `","completed_at":"` +
+				time.Now().UTC().AddDate(1, 0, 0).Format(time.RFC3339) + `"}`)
+		},
 	}
 	const n = 1000
 	valid := 0
@@ -174,5 +178,37 @@ func TestFlood(t *testing.T) {
 		if c.receipt(a) == nil {
 			t.Errorf("%s: the valid events were not exported", a)
 		}
+	}
+}
+
+// checkSubsetReceipt checks the receipt of a re-export of some tables:
+// it names all six tables, the re-exported ones in the re-export's minute
+// folder and the others in the full dump's, every folder it names holds
+// the files it says, and its timestamp is a true time (the receipt was
+// not written before it).
+func checkSubsetReceipt(t *testing.T, root, folder string, rc legacylayout.Receipt, full, at time.Time, reexported ...string) {
+	t.Helper()
+	if len(rc.Tables) != 6 {
+		t.Fatalf("the receipt names %d tables: %+v", len(rc.Tables), rc.Tables)
+	}
+	for name, tb := range rc.Tables {
+		minute := full
+		if slices.Contains(reexported, name) {
+			minute = at
+		}
+		if want := folder + "/" + minute.UTC().Format(legacylayout.MinuteFormat) + "/" + name; tb.Folder != want {
+			t.Errorf("%s is in %s, want %s", name, tb.Folder, want)
+		}
+		files, _ := filepath.Glob(filepath.Join(root, filepath.FromSlash(tb.Folder), "*"+legacylayout.FileSuffix))
+		if len(files) != tb.TotalFileCount || tb.TotalFileCount == 0 {
+			t.Errorf("%s: %s holds %d files, the receipt says %d", name, tb.Folder, len(files), tb.TotalFileCount)
+		}
+	}
+	info, err := os.Stat(filepath.Join(root, folder, legacylayout.ReceiptName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if at.After(info.ModTime()) {
+		t.Fatalf("the receipt written at %v says its dump started at %v", info.ModTime().UTC(), at)
 	}
 }

@@ -49,7 +49,9 @@ type Export interface {
 
 	// Commit is called once after every file of every table was Put
 	// successfully. It makes the dump visible to consumers and returns the
-	// receipt it wrote.
+	// receipt it wrote. The receipt must be a function of the export time,
+	// the manifest and the destination's configuration only, so that a
+	// recommit (see [ExportInfo].Recommit) writes the same bytes again.
 	Commit(ctx context.Context, m Manifest) (Receipt, error)
 
 	// Abort gives the export up. It never makes the dump visible. It may be
@@ -76,6 +78,14 @@ type ExportInfo struct {
 	// Time is in a later minute, so that two dumps never share a folder
 	// and a receipt never goes back in time.
 	PreviousTime time.Time
+
+	// Recommit is set when every file of the dump at Time was delivered by
+	// an earlier attempt that died around its Commit, so that the receipt
+	// may or may not have been written. Nothing is Put: Commit receives
+	// the earlier attempt's manifest and must write the same receipt, byte
+	// for byte, unless a receipt of a later dump is already visible, which
+	// it must never replace.
+	Recommit bool
 }
 
 // File is one finished parquet file in the daemon's spool.
@@ -102,6 +112,14 @@ type TableManifest struct {
 	Files int
 	Rows  int64
 	Bytes int64
+
+	// Carried is zero for a table whose files this export delivered. It is
+	// set for a table that was not exported again (a re-export of some
+	// tables only): the table's files are those of the earlier committed
+	// dump exported at Carried, always in an earlier minute than this
+	// export's time, and the receipt must name them. A carried table is not
+	// among [ExportInfo].Tables and receives no Put.
+	Carried time.Time
 }
 
 // Receipt is what Commit wrote to make a dump visible.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"time"
 )
 
 // guardedExport wraps a plugin's Export and enforces, whatever the plugin
@@ -20,6 +21,10 @@ type guardedExport struct {
 	// it to end and then decides: a committed dump is left alone, since its
 	// receipt may already name its files.
 	finish chan struct{}
+	// at and recommit are the export's time and recommit flag, from
+	// ExportInfo (see checkCarried and Put).
+	at       time.Time
+	recommit bool
 
 	mu        sync.Mutex
 	delivered map[string]map[int]bool
@@ -48,6 +53,9 @@ func (g *guardedExport) Put(ctx context.Context, f File) error {
 	}
 	if f.Index < 0 {
 		return Permanent(fmt.Errorf("table %s: negative file index %d", f.Table, f.Index))
+	}
+	if g.recommit {
+		return errRecommitPut
 	}
 	g.mu.Lock()
 	done := g.done
@@ -105,15 +113,24 @@ func (g *guardedExport) Commit(ctx context.Context, m Manifest) (Receipt, error)
 func (g *guardedExport) checkManifest(m Manifest) error {
 	named := map[string]bool{}
 	for _, t := range m.Tables {
-		if !g.tables[t.Name] {
-			return fmt.Errorf("manifest names table %q, which is not part of this export", t.Name)
-		}
 		if named[t.Name] {
 			return fmt.Errorf("manifest names table %q twice", t.Name)
 		}
 		named[t.Name] = true
+		if !t.Carried.IsZero() {
+			if err := g.checkCarried(t); err != nil {
+				return err
+			}
+			continue
+		}
+		if !g.tables[t.Name] {
+			return fmt.Errorf("manifest names table %q, which is not part of this export", t.Name)
+		}
 		if t.Files < 1 {
 			return fmt.Errorf("table %s has no files (an empty table still has one)", t.Name)
+		}
+		if g.recommit {
+			continue // an earlier attempt delivered the files
 		}
 		got := g.delivered[t.Name]
 		for i := 0; i < t.Files; i++ {

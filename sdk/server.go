@@ -106,8 +106,10 @@ func (s *server) Begin(ctx context.Context, r *pb.BeginRequest) (*pb.BeginRespon
 		return nil, toStatus(err)
 	}
 	handle := newHandle()
+	g := newGuardedExport(exp, info.Tables)
+	g.at, g.recommit = info.Time, info.Recommit
 	s.mu.Lock()
-	s.exports[handle] = newGuardedExport(exp, info.Tables)
+	s.exports[handle] = g
 	s.mu.Unlock()
 	Logger().Debug("export begun", "destination", r.GetDestination(), "export_id", info.ID, "account", info.Account, "run_id", info.RunID)
 	return &pb.BeginResponse{Handle: handle}, nil

@@ -135,6 +135,7 @@ func exportInfoToPB(dest string, info ExportInfo) *pb.BeginRequest {
 	if !info.PreviousTime.IsZero() {
 		r.PreviousTime = timestamppb.New(info.PreviousTime)
 	}
+	r.Recommit = info.Recommit
 	return r
 }
 
@@ -149,6 +150,7 @@ func exportInfoFromPB(r *pb.BeginRequest) ExportInfo {
 	if r.PreviousTime != nil {
 		info.PreviousTime = r.GetPreviousTime().AsTime().UTC()
 	}
+	info.Recommit = r.GetRecommit()
 	return info
 }
 
@@ -178,6 +180,9 @@ func manifestToPB(m Manifest) []*pb.TableManifest {
 	out := make([]*pb.TableManifest, len(m.Tables))
 	for i, t := range m.Tables {
 		out[i] = &pb.TableManifest{Name: t.Name, Files: int64(t.Files), Rows: t.Rows, Bytes: t.Bytes}
+		if !t.Carried.IsZero() {
+			out[i].Carried = timestamppb.New(t.Carried)
+		}
 	}
 	return out
 }
@@ -186,6 +191,9 @@ func manifestFromPB(ts []*pb.TableManifest) Manifest {
 	m := Manifest{Tables: make([]TableManifest, len(ts))}
 	for i, t := range ts {
 		m.Tables[i] = TableManifest{Name: t.GetName(), Files: int(t.GetFiles()), Rows: t.GetRows(), Bytes: t.GetBytes()}
+		if t.Carried != nil {
+			m.Tables[i].Carried = t.GetCarried().AsTime().UTC()
+		}
 	}
 	return m
 }

@@ -101,7 +101,9 @@ type Jobs struct {
 	// AckWait is how long NATS waits for a progress signal before it
 	// redelivers an event to another worker.
 	AckWait time.Duration
-	// MaxDeliver bounds the attempts at one event.
+	// MaxDeliver bounds the attempts at exporting one event (or re-export)
+	// to one destination. Waiting for another job's lease and being
+	// stopped by a shutdown are not attempts.
 	MaxDeliver int
 	// Backoff is the delay before each retry; the last repeats.
 	Backoff []time.Duration
@@ -113,6 +115,11 @@ type Jobs struct {
 	PutConcurrency int
 	// LeaseTTL is how long a destination lease lives without renewal.
 	LeaseTTL time.Duration
+	// ReexportLimit bounds the new re-export jobs one account may queue
+	// per ReexportWindow; requests that join a queued job do not count.
+	// Zero means no limit.
+	ReexportLimit  int
+	ReexportWindow time.Duration
 }
 
 // HTTP configures the operations endpoint (/metrics, /healthz, /readyz).
@@ -355,10 +362,12 @@ func (c *Config) decodeJobs(d *decoder, b *rawBlock) {
 		TableParallelism: 2,
 		PutConcurrency:   4,
 		LeaseTTL:         time.Minute,
+		ReexportLimit:    10,
+		ReexportWindow:   time.Hour,
 	}
 	if b != nil {
 		a := d.attrs(b.Body, "workers", "ack_wait", "max_deliver", "backoff", "grace_period",
-			"table_parallelism", "put_concurrency", "lease_ttl")
+			"table_parallelism", "put_concurrency", "lease_ttl", "reexport_limit", "reexport_window")
 		d.intRange(a["workers"], &j.Workers, 1, 256)
 		d.duration(a["ack_wait"], &j.AckWait, 5*time.Second)
 		d.intRange(a["max_deliver"], &j.MaxDeliver, 1, 1000)
@@ -367,6 +376,8 @@ func (c *Config) decodeJobs(d *decoder, b *rawBlock) {
 		d.intRange(a["table_parallelism"], &j.TableParallelism, 1, 64)
 		d.intRange(a["put_concurrency"], &j.PutConcurrency, 1, 256)
 		d.duration(a["lease_ttl"], &j.LeaseTTL, 5*time.Second)
+		d.intRange(a["reexport_limit"], &j.ReexportLimit, 0, 100000)
+		d.duration(a["reexport_window"], &j.ReexportWindow, time.Second)
 	}
 	c.Jobs = j
 }

@@ -14,6 +14,7 @@ const (
 	CrashWhileEncoding   = "encoding"   // a file is encoded, nothing delivered
 	CrashWhileDelivering = "delivering" // a file is delivered, others are not
 	CrashBeforeCommit    = "commit"     // every file is delivered, no receipt yet
+	CrashAfterCommit     = "committed"  // the receipt is written, the daemon has not recorded it
 )
 
 var crashPoint = os.Getenv("EXPORTD_TEST_CRASH")

@@ -19,12 +19,22 @@ func OutcomeSubject(account, destination string) string {
 	return OutcomesSubjectPrefix + account + "." + destination
 }
 
-// Status values of a published outcome.
+// Status values of a published outcome. Committed, skipped and failed
+// are final; the others say that the job will come back to the
+// destination.
 const (
 	StatusCommitted = "committed"
 	StatusSkipped   = "skipped"
-	StatusRetrying  = "retrying"
 	StatusFailed    = "failed"
+	// StatusRetrying: the attempt failed and the export will be tried
+	// again after a backoff.
+	StatusRetrying = "retrying"
+	// StatusWaiting: another job is exporting to the destination, or the
+	// backoff after a failed attempt is not over; not an attempt.
+	StatusWaiting = "waiting"
+	// StatusInterrupted: the daemon stopped during the attempt, which
+	// does not count; another replica or a restart continues.
+	StatusInterrupted = "interrupted"
 )
 
 // OutcomeMessage is the JSON published on an outcome subject.

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 
 	"github.com/exportd/exportd/internal/event"
+	"github.com/exportd/exportd/internal/state"
 	"github.com/exportd/exportd/internal/trigger"
 )
 
@@ -36,7 +38,10 @@ type ReexportReply struct {
 	JobID        string   `json:"job_id,omitempty"`
 	RunID        string   `json:"run_id,omitempty"`
 	Destinations []string `json:"destinations,omitempty"`
-	Error        string   `json:"error,omitempty"`
+	// Joined is set when the request joined a re-export queued before and
+	// not started yet, whose job id it got: one export serves both.
+	Joined bool   `json:"joined,omitempty"`
+	Error  string `json:"error,omitempty"`
 }
 
 // queuedJob is a re-export waiting in the stream.
@@ -89,9 +94,11 @@ func decodeQueuedJob(data []byte) (queuedJob, error) {
 }
 
 // Reexport accepts a re-export request for an account: it resolves the run
-// and destinations, queues the job in the event stream and returns at
-// once with the job id. The job then goes through the same path as an
-// event; its outcomes appear on exportd.jobs.<account>.<destination>.
+// and destinations, and either joins a re-export of them queued before and
+// not started yet, or queues a new job in the event stream, within the
+// account's rate limit. It returns at once with the job id. The job then
+// goes through the same path as an event; its outcomes appear on
+// exportd.jobs.<account>.<destination>.
 func (e *Engine) Reexport(ctx context.Context, account string, req ReexportRequest) ReexportReply {
 	fail := func(format string, args ...any) ReexportReply {
 		return ReexportReply{Error: fmt.Sprintf(format, args...)}
@@ -99,51 +106,144 @@ func (e *Engine) Reexport(ctx context.Context, account string, req ReexportReque
 	if !event.ValidID(account) {
 		return fail("account id %q is not valid", account)
 	}
+	ev, err := e.reexportRun(ctx, account, req.RunID)
+	if err != nil {
+		return fail("%v", err)
+	}
+	dests, err := e.reexportDestinations(account, req.Destinations)
+	if err != nil {
+		return fail("%v", err)
+	}
+	tables := normalizeTables(req.Tables)
+	if err := e.checkSubset(ctx, ev, dests, tables); err != nil {
+		return fail("%v", err)
+	}
+	now := e.now().UTC()
+	fresh := state.PendingReexport{JobID: newID("reexport"), RunID: ev.RunID, Destinations: dests, Tables: tables, RequestedAt: now}
+	job, joined, err := e.State.QueueReexport(ctx, account, fresh, covers(fresh), e.rateLimit(), now)
+	switch {
+	case errors.Is(err, state.ErrRateLimited):
+		return fail("%v", err)
+	case err != nil:
+		return fail("queue the re-export: %v", err)
+	case joined:
+		e.log().Info("re-export joined a queued one", "job", job.JobID, "account", account, "run_id", ev.RunID, "destinations", dests)
+		return ReexportReply{JobID: job.JobID, RunID: ev.RunID, Destinations: dests, Joined: true}
+	}
+	if err := e.enqueue(ctx, ev, fresh); err != nil {
+		return fail("queue the re-export: %v", err)
+	}
+	e.log().Info("re-export queued", "job", fresh.JobID, "account", account, "run_id", ev.RunID, "destinations", dests, "tables", tables)
+	return ReexportReply{JobID: fresh.JobID, RunID: ev.RunID, Destinations: dests}
+}
+
+// reexportRun resolves the run a re-export asks for: the named one, or
+// the account's latest. A run dated in the future is refused, as its
+// event would be.
+func (e *Engine) reexportRun(ctx context.Context, account, runID string) (event.ModellingCompleted, error) {
 	var ev event.ModellingCompleted
 	var ok bool
 	var err error
-	if req.RunID != "" {
-		ev, ok, err = e.State.Run(ctx, account, req.RunID)
+	if runID != "" {
+		ev, ok, err = e.State.Run(ctx, account, runID)
 		if err == nil && !ok {
-			return fail("run %s of account %s is not known (runs are remembered for a limited time)", req.RunID, account)
+			return ev, fmt.Errorf("run %s of account %s is not known (runs are remembered for a limited time)", runID, account)
 		}
 	} else {
 		ev, ok, err = e.State.LatestRun(ctx, account)
 		if err == nil && !ok {
-			return fail("no completed modelling run is known for account %s", account)
+			return ev, fmt.Errorf("no completed modelling run is known for account %s", account)
 		}
 	}
 	if err != nil {
-		return fail("look up the run: %v", err)
+		return ev, fmt.Errorf("look up the run: %w", err)
 	}
+	if err := event.CheckCompletedAt(ev, e.now()); err != nil {
+		return ev, fmt.Errorf("run %s: %w", ev.RunID, err)
+	}
+	return ev, nil
+}
+
+// reexportDestinations checks the requested destinations against the
+// account's enabled ones (all of them when none are named).
+func (e *Engine) reexportDestinations(account string, requested []string) ([]string, error) {
 	dests := e.destinationsOf(account)
-	if len(req.Destinations) > 0 {
-		for _, d := range req.Destinations {
+	if len(requested) > 0 {
+		for _, d := range requested {
 			if !slices.Contains(dests, d) {
-				return fail("destination %s is not an enabled destination of account %s (have: %s)", d, account, strings.Join(dests, ", "))
+				return nil, fmt.Errorf("destination %s is not an enabled destination of account %s (have: %s)", d, account, strings.Join(dests, ", "))
 			}
 		}
-		dests = req.Destinations
+		dests = requested
 	}
 	if len(dests) == 0 {
-		return fail("account %s has no enabled destination", account)
+		return nil, fmt.Errorf("account %s has no enabled destination", account)
 	}
-	q := queuedJob{JobID: newID("reexport"), Event: ev, Destinations: dests, Tables: req.Tables, RequestedAt: e.now().UTC()}
+	return dests, nil
+}
+
+// checkSubset refuses, at once, a re-export of some tables that could not
+// be completed into a full dump for one of the destinations.
+func (e *Engine) checkSubset(ctx context.Context, ev event.ModellingCompleted, dests, tables []string) error {
+	if len(tables) == 0 {
+		return nil
+	}
+	for _, name := range dests {
+		cfg, _ := e.Config.Destination(name)
+		ds, err := e.State.Destination(ctx, name)
+		if err != nil {
+			return fmt.Errorf("look up destination %s: %w", name, err)
+		}
+		if _, err := carriedTables(name, ds, ev.RunID, cfg.Tables, intersect(tables, cfg.Tables)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// enqueue puts a new re-export job into the stream and marks it queued,
+// so that requests can join it; a job that could not be queued gives its
+// place in the rate limit back.
+func (e *Engine) enqueue(ctx context.Context, ev event.ModellingCompleted, p state.PendingReexport) error {
+	q := queuedJob{JobID: p.JobID, Event: ev, Destinations: p.Destinations, Tables: p.Tables, RequestedAt: p.RequestedAt}
 	body, _ := json.Marshal(q)
-	if err := e.Bus.Enqueue(ctx, QueueSubjectPrefix+account, q.JobID, body); err != nil {
-		return fail("queue the re-export: %v", err)
+	if err := e.Bus.Enqueue(ctx, QueueSubjectPrefix+ev.AccountID, q.JobID, body); err != nil {
+		if ferr := e.State.ReexportNotQueued(context.WithoutCancel(ctx), ev.AccountID, q.JobID); ferr != nil {
+			e.log().Warn("forgetting a re-export that was not queued failed", "job", q.JobID, "error", ferr)
+		}
+		return err
 	}
-	e.log().Info("re-export queued", "job", q.JobID, "account", account, "run_id", ev.RunID, "destinations", dests)
-	return ReexportReply{JobID: q.JobID, RunID: ev.RunID, Destinations: dests}
+	if err := e.State.MarkReexportQueued(ctx, ev.AccountID, q.JobID); err != nil {
+		e.log().Warn("marking a re-export queued failed; requests in the next minute may still join it", "job", q.JobID, "error", err)
+	}
+	return nil
+}
+
+// normalizeTables sorts a table subset and drops repeats.
+func normalizeTables(tables []string) []string {
+	if len(tables) == 0 {
+		return nil
+	}
+	out := slices.Clone(tables)
+	sort.Strings(out)
+	return slices.Compact(out)
 }
 
 func (e *Engine) handleQueued(ctx context.Context, d trigger.Delivery) trigger.Outcome {
 	q, err := decodeQueuedJob(d.Data)
+	if err == nil && d.Subject != QueueSubjectPrefix+q.Event.AccountID {
+		err = fmt.Errorf("re-export for account %s on subject %s", q.Event.AccountID, d.Subject)
+	}
+	if err == nil {
+		err = event.CheckCompletedAt(q.Event, e.published(d))
+	}
 	if err != nil {
 		return e.malformed(d, err)
 	}
-	if d.Subject != QueueSubjectPrefix+q.Event.AccountID {
-		return e.malformed(d, fmt.Errorf("re-export for account %s on subject %s", q.Event.AccountID, d.Subject))
+	started := func(ctx context.Context) {
+		if err := e.State.ReexportStarted(ctx, q.Event.AccountID, q.JobID); err != nil {
+			e.log().Warn("marking a re-export started failed", "job", q.JobID, "error", err)
+		}
 	}
 	results := e.export(ctx, spec{
 		jobID:      q.JobID,
@@ -151,10 +251,26 @@ func (e *Engine) handleQueued(ctx context.Context, d trigger.Delivery) trigger.O
 		dests:      q.Destinations,
 		tables:     q.Tables,
 		completion: q.JobID,
-		attempt:    d.Attempt,
 		maxAttempt: e.Config.Jobs.MaxDeliver,
+		// From the moment the job reads its data, later requests get a
+		// job of their own rather than join this one.
+		starting: started,
 	})
-	return e.settle(ctx, results, d.Attempt)
+	if !comingBack(results) {
+		started(ctx) // over without reading anything: nobody may join it
+	}
+	return e.settle(results)
+}
+
+// comingBack reports whether the delivery will come back for one of the
+// destinations.
+func comingBack(results []result) bool {
+	for _, r := range results {
+		if r.retryIn >= 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // ExportNow exports an account's tables at once, outside the event
@@ -177,11 +293,11 @@ func (e *Engine) ExportNow(ctx context.Context, account string, dests []string) 
 	}
 	now := e.now().UTC()
 	ev := event.ModellingCompleted{AccountID: account, RunID: newID("manual"), CompletedAt: now}
-	if _, err := e.State.RecordRun(ctx, ev); err != nil {
+	if _, err := e.State.RecordRun(ctx, ev, e.notAfter()); err != nil {
 		return nil, err
 	}
 	jobID := newID("export")
-	results := e.export(ctx, spec{jobID: jobID, event: ev, dests: dests, completion: jobID, force: true, attempt: 1, maxAttempt: 1})
+	results := e.export(ctx, spec{jobID: jobID, event: ev, dests: dests, completion: jobID, force: true, maxAttempt: 1})
 	out := make([]Outcome, len(results))
 	for i, r := range results {
 		out[i] = r.outcome

@@ -9,9 +9,16 @@
 // others. The spool is removed when the export ends, however it ends.
 //
 // The Engine (engine.go) turns modelling-complete events and re-export
-// requests into runs: it resolves destinations, takes leases, picks each
-// destination's export time, records outcomes in the shared state, and
-// tells the trigger whether to acknowledge, retry or give up.
+// requests into runs, one export at a time (export.go): it admits each
+// destination (admit.go: not done, not superseded, its lease taken),
+// counts the attempt, waits for the destination's next free minute and
+// takes the export time from the clock (clock.go), records each commit's
+// intent and the commit itself around the destination's Commit
+// (commit.go), recommits a dump whose commit a crash left in doubt
+// (recommit.go), completes re-exports of some tables with the tables
+// they carry over (carry.go), coalesces and rate-limits re-export
+// requests (reexport.go, coalesce.go), and tells the trigger whether to
+// acknowledge, retry or give up.
 package job
 
 import (
@@ -71,6 +78,10 @@ type Target struct {
 	// dumps of the destination share a minute.
 	Time         time.Time
 	PreviousTime time.Time
+	// Carried completes a dump of some tables only: the destination's
+	// other tables, whose files are those of earlier dumps. They are
+	// named in the Commit manifest, never encoded nor delivered.
+	Carried []sdk.TableManifest
 }
 
 // Outcome is how a job ended for one destination.
@@ -418,6 +429,7 @@ func (e *export) finish(ctx context.Context, encodeErr error) {
 			for _, s := range t.summaries(e.summaries) {
 				m.Tables = append(m.Tables, sdk.TableManifest{Name: s.Table, Files: s.Files, Rows: s.Rows, Bytes: s.Bytes})
 			}
+			m.Tables = append(m.Tables, t.Carried...)
 			crashAt(CrashBeforeCommit)
 			rc, err := t.exp.Commit(ctx, m)
 			if err == nil {

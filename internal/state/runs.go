@@ -3,6 +3,7 @@ package state
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/exportd/exportd/internal/event"
 )
@@ -19,8 +20,11 @@ func Newer(a, b event.ModellingCompleted) bool {
 }
 
 // RecordRun remembers an event and returns the account's latest run,
-// which is ev itself unless a newer run was recorded before.
-func (s *Store) RecordRun(ctx context.Context, ev event.ModellingCompleted) (event.ModellingCompleted, error) {
+// which is ev itself unless a newer run was recorded before. A recorded
+// latest run that completed after notAfter (a run dated in the future,
+// recorded before such events were refused) is replaced rather than
+// allowed to supersede every later run.
+func (s *Store) RecordRun(ctx context.Context, ev event.ModellingCompleted, notAfter time.Time) (event.ModellingCompleted, error) {
 	if _, err := update(ctx, s.runs, runKey(ev.AccountID, ev.RunID), func(v *event.ModellingCompleted, exists bool) (bool, error) {
 		*v = ev
 		return !exists, nil
@@ -28,7 +32,7 @@ func (s *Store) RecordRun(ctx context.Context, ev event.ModellingCompleted) (eve
 		return ev, fmt.Errorf("record run %s: %w", ev.RunID, err)
 	}
 	latest, err := update(ctx, s.accounts, ev.AccountID, func(v *event.ModellingCompleted, exists bool) (bool, error) {
-		if exists && !Newer(ev, *v) {
+		if exists && !Newer(ev, *v) && !v.CompletedAt.After(notAfter) {
 			return false, nil
 		}
 		*v = ev

@@ -7,7 +7,12 @@
 //     redelivered event does not dump twice;
 //   - leases: per destination, which job may export to it right now;
 //   - runs and accounts: the events seen, and each account's latest run,
-//     for "latest wins" and re-exports.
+//     for "latest wins" and re-exports;
+//   - attempts: per (destination, run or re-export), the attempts started
+//     and the last one's error, against jobs.max_deliver;
+//   - reexports: per account, the re-exports queued and not started yet
+//     (which later requests join) and when recent ones were queued (the
+//     rate limit).
 //
 // Every read-modify-write is a compare-and-set on the key's revision.
 package state
@@ -40,6 +45,8 @@ type Store struct {
 	leases       jetstream.KeyValue
 	runs         jetstream.KeyValue
 	accounts     jetstream.KeyValue
+	attempts     jetstream.KeyValue
+	reexports    jetstream.KeyValue
 	leaseTTL     time.Duration
 }
 
@@ -79,6 +86,12 @@ func Open(ctx context.Context, js jetstream.JetStream, o Options) (*Store, error
 		return nil, err
 	}
 	if s.accounts, err = bucket("accounts", "exportd: latest modelling run per account", 0); err != nil {
+		return nil, err
+	}
+	if s.attempts, err = bucket("attempts", "exportd: attempts per (destination, run)", o.History); err != nil {
+		return nil, err
+	}
+	if s.reexports, err = bucket("reexports", "exportd: queued re-exports and their rate per account", o.History); err != nil {
 		return nil, err
 	}
 	return s, nil

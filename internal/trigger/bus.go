@@ -44,16 +44,17 @@ func (b *Bus) LastEvent(ctx context.Context, account string) (event.ModellingCom
 		return event.ModellingCompleted{}, 0, false, err
 	}
 	ev, err := event.Decode(m.Subject, m.Data)
-	if err != nil {
+	if err != nil || event.CheckCompletedAt(ev, m.Time) != nil {
 		return event.ModellingCompleted{}, 0, false, nil // a malformed event supersedes nothing
 	}
 	return ev, m.Sequence, true, nil
 }
 
 // PublishEvent publishes a modelling-complete event into the stream with
-// its run id as the de-duplication id, and returns its stream sequence.
+// event.MsgID (account and run id) as the de-duplication id, and returns
+// its stream sequence.
 func PublishEvent(ctx context.Context, js jetstream.JetStream, ev event.ModellingCompleted) (uint64, error) {
-	ack, err := js.Publish(ctx, event.Subject(ev.AccountID), ev.Encode(), jetstream.WithMsgID(ev.RunID))
+	ack, err := js.Publish(ctx, event.Subject(ev.AccountID), ev.Encode(), jetstream.WithMsgID(event.MsgID(ev)))
 	if err != nil {
 		return 0, fmt.Errorf("publish event: %w", err)
 	}

@@ -17,6 +17,12 @@ import (
 // modelling-complete events (on the configured subjects, plus extra
 // subjects of the daemon's own, such as queued re-exports) and the durable
 // pull consumer every replica binds to.
+//
+// The consumer redelivers without limit: JetStream counts every delivery,
+// including those that only found the destination leased by another job or
+// were handed back by a stopping daemon, which are not failed attempts.
+// The job engine counts real attempts itself (jobs.max_deliver) and gives
+// an event up by terminating it.
 func Setup(ctx context.Context, js jetstream.JetStream, c config.NATS, j config.Jobs, extra ...string) (jetstream.Consumer, error) {
 	subjects := append(append([]string(nil), c.Subjects...), extra...)
 	_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
@@ -38,7 +44,7 @@ func Setup(ctx context.Context, js jetstream.JetStream, c config.NATS, j config.
 		Description:    "exportd: one export job per event, shared by every replica",
 		AckPolicy:      jetstream.AckExplicitPolicy,
 		AckWait:        j.AckWait,
-		MaxDeliver:     j.MaxDeliver,
+		MaxDeliver:     -1,
 		FilterSubjects: subjects,
 		DeliverPolicy:  jetstream.DeliverAllPolicy,
 		MaxAckPending:  1000,

@@ -9,7 +9,9 @@
 // naming the attribute; files arrive byte-identical; nothing is visible to
 // consumers before Commit; Commit refuses an incomplete dump; Abort never
 // publishes; a later dump replaces the receipt without deleting earlier
-// files; spool files are left untouched; cancellation is honoured.
+// files; spool files are left untouched; cancellation is honoured; a
+// recommit writes the same receipt again and never an older one; tables
+// carried over from an earlier dump need no files.
 package destinationtest
 
 import (

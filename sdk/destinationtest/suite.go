@@ -43,6 +43,10 @@ var cases = []testCase{
 	{"ChecksumMismatchRefused", testChecksumMismatch},
 	{"SameMinuteRefused", testSameMinute},
 	{"CancelledPut", testCancelledPut},
+	{"RecommitAfterCommit", testRecommitAfterCommit},
+	{"RecommitBeforeCommit", testRecommitBeforeCommit},
+	{"RecommitNeverGoesBack", testRecommitNeverGoesBack},
+	{"CarriedTables", testCarriedTables},
 }
 
 func (s *suite) launch(t *testing.T) {

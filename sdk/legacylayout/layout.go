@@ -111,14 +111,21 @@ type ReceiptTable struct {
 	TotalFileCount int    `json:"total_file_count"`
 }
 
-// NewReceipt describes the dump exported at t with the files in m.
+// NewReceipt describes the dump exported at t with the files in m. A
+// table the manifest carries over from an earlier dump (a re-export of
+// other tables) keeps that dump's folder, so that the receipt always names
+// a complete set of tables.
 func (l Layout) NewReceipt(t time.Time, m sdk.Manifest) Receipt {
 	r := Receipt{
 		Timestamp: t.UTC().Format(TimestampFormat),
 		Tables:    make(map[string]ReceiptTable, len(m.Tables)),
 	}
 	for _, tm := range m.Tables {
-		r.Tables[tm.Name] = ReceiptTable{Folder: l.TableFolder(t, tm.Name), TotalFileCount: tm.Files}
+		at := t
+		if !tm.Carried.IsZero() {
+			at = tm.Carried
+		}
+		r.Tables[tm.Name] = ReceiptTable{Folder: l.TableFolder(at, tm.Name), TotalFileCount: tm.Files}
 	}
 	return r
 }

@@ -56,3 +56,24 @@ func TestKeysAndReceipt(t *testing.T) {
 		t.Fatalf("parse: %+v %v %v", back, ts, err)
 	}
 }
+
+func TestReceiptOfCarriedTables(t *testing.T) {
+	at := time.Date(2024, 5, 1, 14, 38, 2, 500000000, time.UTC)
+	full := at.Add(-time.Minute - 58*time.Second)
+	r := Layout{Folder: "dumps"}.NewReceipt(at, sdk.Manifest{Tables: []sdk.TableManifest{
+		{Name: "events", Files: 3},
+		{Name: "companies", Files: 2, Carried: full},
+	}})
+	if r.Timestamp != "2024-05-01T14:38:02.500000Z" {
+		t.Fatalf("timestamp %s", r.Timestamp)
+	}
+	want := map[string]ReceiptTable{
+		"events":    {Folder: "dumps/2024-05-01T14:38/events", TotalFileCount: 3},
+		"companies": {Folder: "dumps/2024-05-01T14:36/companies", TotalFileCount: 2},
+	}
+	for name, w := range want {
+		if r.Tables[name] != w {
+			t.Errorf("%s: %+v, want %+v", name, r.Tables[name], w)
+		}
+	}
+}

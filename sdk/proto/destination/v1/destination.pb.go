@@ -526,7 +526,13 @@ type BeginRequest struct {
 	Tables []string `protobuf:"bytes,6,rep,name=tables,proto3" json:"tables,omitempty"`
 	// The export time of the previous committed dump of this destination,
 	// unset when there is none. T is always in a later minute.
-	PreviousTime  *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=previous_time,json=previousTime,proto3" json:"previous_time,omitempty"`
+	PreviousTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=previous_time,json=previousTime,proto3" json:"previous_time,omitempty"`
+	// Set when every file of the dump at T was already delivered by an
+	// earlier attempt whose Commit may or may not have happened (the daemon
+	// died in between). No file is Put: Commit makes the same dump visible
+	// again and must write the same receipt, byte for byte. It must still
+	// refuse to replace a receipt of a later dump.
+	Recommit      bool `protobuf:"varint,8,opt,name=recommit,proto3" json:"recommit,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -608,6 +614,13 @@ func (x *BeginRequest) GetPreviousTime() *timestamppb.Timestamp {
 		return x.PreviousTime
 	}
 	return nil
+}
+
+func (x *BeginRequest) GetRecommit() bool {
+	if x != nil {
+		return x.Recommit
+	}
+	return false
 }
 
 type BeginResponse struct {
@@ -831,11 +844,17 @@ func (*PutResponse) Descriptor() ([]byte, []int) {
 }
 
 type TableManifest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Files         int64                  `protobuf:"varint,2,opt,name=files,proto3" json:"files,omitempty"`
-	Rows          int64                  `protobuf:"varint,3,opt,name=rows,proto3" json:"rows,omitempty"`
-	Bytes         int64                  `protobuf:"varint,4,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Files int64                  `protobuf:"varint,2,opt,name=files,proto3" json:"files,omitempty"`
+	Rows  int64                  `protobuf:"varint,3,opt,name=rows,proto3" json:"rows,omitempty"`
+	Bytes int64                  `protobuf:"varint,4,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	// Set for a table that this export did not deliver (a re-export of some
+	// tables only): its files are those of the earlier committed dump
+	// exported at this time, which the receipt must name for the table.
+	// Such a table is not among the BeginRequest's tables and gets no Put;
+	// the time is always in an earlier minute than the export's.
+	Carried       *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=carried,proto3" json:"carried,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -896,6 +915,13 @@ func (x *TableManifest) GetBytes() int64 {
 		return x.Bytes
 	}
 	return 0
+}
+
+func (x *TableManifest) GetCarried() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Carried
+	}
+	return nil
 }
 
 type CommitRequest struct {
@@ -1165,7 +1191,7 @@ const file_destination_proto_rawDesc = "" +
 	"\fCheckRequest\x12 \n" +
 	"\vdestination\x18\x01 \x01(\tR\vdestination\")\n" +
 	"\rCheckResponse\x12\x18\n" +
-	"\amessage\x18\x01 \x01(\tR\amessage\"\x87\x02\n" +
+	"\amessage\x18\x01 \x01(\tR\amessage\"\xa3\x02\n" +
 	"\fBeginRequest\x12 \n" +
 	"\vdestination\x18\x01 \x01(\tR\vdestination\x12\x1b\n" +
 	"\texport_id\x18\x02 \x01(\tR\bexportId\x12\x18\n" +
@@ -1173,7 +1199,8 @@ const file_destination_proto_rawDesc = "" +
 	"\x06run_id\x18\x04 \x01(\tR\x05runId\x12.\n" +
 	"\x04time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x16\n" +
 	"\x06tables\x18\x06 \x03(\tR\x06tables\x12?\n" +
-	"\rprevious_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\fpreviousTime\"'\n" +
+	"\rprevious_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\fpreviousTime\x12\x1a\n" +
+	"\brecommit\x18\b \x01(\bR\brecommit\"'\n" +
 	"\rBeginResponse\x12\x16\n" +
 	"\x06handle\x18\x01 \x01(\tR\x06handle\"\x86\x01\n" +
 	"\x04File\x12\x14\n" +
@@ -1187,12 +1214,13 @@ const file_destination_proto_rawDesc = "" +
 	"PutRequest\x12\x16\n" +
 	"\x06handle\x18\x01 \x01(\tR\x06handle\x120\n" +
 	"\x04file\x18\x02 \x01(\v2\x1c.exportd.destination.v1.FileR\x04file\"\r\n" +
-	"\vPutResponse\"c\n" +
+	"\vPutResponse\"\x99\x01\n" +
 	"\rTableManifest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05files\x18\x02 \x01(\x03R\x05files\x12\x12\n" +
 	"\x04rows\x18\x03 \x01(\x03R\x04rows\x12\x14\n" +
-	"\x05bytes\x18\x04 \x01(\x03R\x05bytes\"f\n" +
+	"\x05bytes\x18\x04 \x01(\x03R\x05bytes\x124\n" +
+	"\acarried\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\acarried\"f\n" +
 	"\rCommitRequest\x12\x16\n" +
 	"\x06handle\x18\x01 \x01(\tR\x06handle\x12=\n" +
 	"\x06tables\x18\x02 \x03(\v2%.exportd.destination.v1.TableManifestR\x06tables\"F\n" +
@@ -1269,27 +1297,28 @@ var file_destination_proto_depIdxs = []int32{
 	20, // 2: exportd.destination.v1.BeginRequest.time:type_name -> google.protobuf.Timestamp
 	20, // 3: exportd.destination.v1.BeginRequest.previous_time:type_name -> google.protobuf.Timestamp
 	11, // 4: exportd.destination.v1.PutRequest.file:type_name -> exportd.destination.v1.File
-	14, // 5: exportd.destination.v1.CommitRequest.tables:type_name -> exportd.destination.v1.TableManifest
-	1,  // 6: exportd.destination.v1.ErrorDetail.kind:type_name -> exportd.destination.v1.ErrorKind
-	2,  // 7: exportd.destination.v1.Destination.Schema:input_type -> exportd.destination.v1.SchemaRequest
-	5,  // 8: exportd.destination.v1.Destination.Configure:input_type -> exportd.destination.v1.ConfigureRequest
-	7,  // 9: exportd.destination.v1.Destination.Check:input_type -> exportd.destination.v1.CheckRequest
-	9,  // 10: exportd.destination.v1.Destination.Begin:input_type -> exportd.destination.v1.BeginRequest
-	12, // 11: exportd.destination.v1.Destination.Put:input_type -> exportd.destination.v1.PutRequest
-	15, // 12: exportd.destination.v1.Destination.Commit:input_type -> exportd.destination.v1.CommitRequest
-	17, // 13: exportd.destination.v1.Destination.Abort:input_type -> exportd.destination.v1.AbortRequest
-	3,  // 14: exportd.destination.v1.Destination.Schema:output_type -> exportd.destination.v1.SchemaResponse
-	6,  // 15: exportd.destination.v1.Destination.Configure:output_type -> exportd.destination.v1.ConfigureResponse
-	8,  // 16: exportd.destination.v1.Destination.Check:output_type -> exportd.destination.v1.CheckResponse
-	10, // 17: exportd.destination.v1.Destination.Begin:output_type -> exportd.destination.v1.BeginResponse
-	13, // 18: exportd.destination.v1.Destination.Put:output_type -> exportd.destination.v1.PutResponse
-	16, // 19: exportd.destination.v1.Destination.Commit:output_type -> exportd.destination.v1.CommitResponse
-	18, // 20: exportd.destination.v1.Destination.Abort:output_type -> exportd.destination.v1.AbortResponse
-	14, // [14:21] is the sub-list for method output_type
-	7,  // [7:14] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	20, // 5: exportd.destination.v1.TableManifest.carried:type_name -> google.protobuf.Timestamp
+	14, // 6: exportd.destination.v1.CommitRequest.tables:type_name -> exportd.destination.v1.TableManifest
+	1,  // 7: exportd.destination.v1.ErrorDetail.kind:type_name -> exportd.destination.v1.ErrorKind
+	2,  // 8: exportd.destination.v1.Destination.Schema:input_type -> exportd.destination.v1.SchemaRequest
+	5,  // 9: exportd.destination.v1.Destination.Configure:input_type -> exportd.destination.v1.ConfigureRequest
+	7,  // 10: exportd.destination.v1.Destination.Check:input_type -> exportd.destination.v1.CheckRequest
+	9,  // 11: exportd.destination.v1.Destination.Begin:input_type -> exportd.destination.v1.BeginRequest
+	12, // 12: exportd.destination.v1.Destination.Put:input_type -> exportd.destination.v1.PutRequest
+	15, // 13: exportd.destination.v1.Destination.Commit:input_type -> exportd.destination.v1.CommitRequest
+	17, // 14: exportd.destination.v1.Destination.Abort:input_type -> exportd.destination.v1.AbortRequest
+	3,  // 15: exportd.destination.v1.Destination.Schema:output_type -> exportd.destination.v1.SchemaResponse
+	6,  // 16: exportd.destination.v1.Destination.Configure:output_type -> exportd.destination.v1.ConfigureResponse
+	8,  // 17: exportd.destination.v1.Destination.Check:output_type -> exportd.destination.v1.CheckResponse
+	10, // 18: exportd.destination.v1.Destination.Begin:output_type -> exportd.destination.v1.BeginResponse
+	13, // 19: exportd.destination.v1.Destination.Put:output_type -> exportd.destination.v1.PutResponse
+	16, // 20: exportd.destination.v1.Destination.Commit:output_type -> exportd.destination.v1.CommitResponse
+	18, // 21: exportd.destination.v1.Destination.Abort:output_type -> exportd.destination.v1.AbortResponse
+	15, // [15:22] is the sub-list for method output_type
+	8,  // [8:15] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_destination_proto_init() }
