@@ -56,13 +56,9 @@ func cmdValidate(args []string) int {
 		}
 		fmt.Printf("  source for %-12s ok\n", a)
 	}
-	names := make([]string, 0, len(svc.Destinations))
-	for n := range svc.Destinations {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		msg, err := svc.Destinations[n].Check(ctx)
+	for _, e := range svc.Catalog.StaticEntries() {
+		n := e.Name
+		msg, err := svc.Catalog.CheckStatic(ctx, n)
 		if err != nil {
 			failed++
 			fmt.Printf("  %-24s FAIL (%s) %v\n", n, sdk.KindOf(err), err)

@@ -47,6 +47,9 @@ type Config struct {
 	Destinations []Destination
 	// Notify holds the notify blocks (notify.go).
 	Notify []Notify
+	// Registry configures destinations registered at run time
+	// (registry.go).
+	Registry Registry
 }
 
 // Log configures the daemon's log.
@@ -175,6 +178,9 @@ type Destination struct {
 	// Tables restricts the dump to these tables; empty means all.
 	Tables  []string
 	Enabled bool
+	// Registered is set for a destination registered at run time (see
+	// RegisteredDestination): its values are literal, never evaluated.
+	Registered bool
 
 	Body      hcl.Body
 	DeclRange hcl.Range
@@ -201,6 +207,7 @@ type rawConfig struct {
 	Plugins      []rawPlugin      `hcl:"plugin,block"`
 	Destinations []rawDestination `hcl:"destination,block"`
 	Notify       []rawNotify      `hcl:"notify,block"`
+	Registry     *rawBlock        `hcl:"registry,block"`
 }
 
 // rawBlock is a block whose attributes are decoded by hand, so that each
@@ -289,6 +296,7 @@ func (c *Config) decode(body hcl.Body) hcl.Diagnostics {
 	c.decodePlugins(&d, raw.Plugins)
 	c.decodeDestinations(&d, raw.Destinations)
 	c.decodeNotify(&d, raw.Notify)
+	c.decodeRegistry(&d, raw.Registry)
 	return append(diags, d.diags...)
 }
 
@@ -447,38 +455,70 @@ func (c *Config) decodePlugins(d *decoder, ps []rawPlugin) {
 func (c *Config) decodeDestinations(d *decoder, ds []rawDestination) {
 	seen := map[string]bool{}
 	for _, rd := range ds {
-		var head struct {
-			Account *hcl.Attribute `hcl:"account"`
-			Tables  *hcl.Attribute `hcl:"tables"`
-			Enabled *hcl.Attribute `hcl:"enabled"`
-			Rest    hcl.Body       `hcl:",remain"`
-		}
-		rng := rd.DefRange
-		if diags := gohcl.DecodeBody(rd.Body, d.ctx, &head); diags.HasErrors() {
-			d.diags = append(d.diags, diags...)
+		dst, ok := d.destination(rd.Plugin, rd.Name, rd.Body, rd.DefRange)
+		if !ok {
 			continue
 		}
-		dst := Destination{Plugin: rd.Plugin, Name: rd.Name, Enabled: true, Body: head.Rest, DeclRange: rng}
-		if !event.ValidID(rd.Name) {
-			d.errorf(rng, "Invalid destination name", fmt.Sprintf("%q: use letters, digits, _ and -, at most 128.", rd.Name))
-		}
 		if seen[rd.Name] {
-			d.errorf(rng, "Duplicate destination", fmt.Sprintf("A destination named %q is already declared; names are unique across plugins.", rd.Name))
+			d.errorf(rd.DefRange, "Duplicate destination", fmt.Sprintf("A destination named %q is already declared; names are unique across plugins.", rd.Name))
 		}
 		seen[rd.Name] = true
-		if head.Account == nil {
-			d.errorf(rng, "Missing account", fmt.Sprintf("Destination %q needs account = \"<account id>\": the account whose dumps it receives.", rd.Name))
-		} else {
-			d.str(head.Account, &dst.Account)
-			if !event.ValidID(dst.Account) {
-				d.errorf(head.Account.Expr.Range(), "Invalid account id", fmt.Sprintf("%q: use letters, digits, _ and -, at most 128.", dst.Account))
-			}
-		}
-		d.strs(head.Tables, &dst.Tables)
-		d.boolean(head.Enabled, &dst.Enabled)
 		c.Destinations = append(c.Destinations, dst)
 	}
 	sort.SliceStable(c.Destinations, func(i, j int) bool { return c.Destinations[i].Name < c.Destinations[j].Name })
+}
+
+// destination decodes what the daemon itself reads in a destination's body
+// (account, tables, enabled) and keeps the rest for DecodeDestination. It
+// reports false when the body cannot be read at all.
+func (d *decoder) destination(plugin, name string, body hcl.Body, rng hcl.Range) (Destination, bool) {
+	var head struct {
+		Account *hcl.Attribute `hcl:"account"`
+		Tables  *hcl.Attribute `hcl:"tables"`
+		Enabled *hcl.Attribute `hcl:"enabled"`
+		Rest    hcl.Body       `hcl:",remain"`
+	}
+	if diags := gohcl.DecodeBody(body, d.ctx, &head); diags.HasErrors() {
+		d.diags = append(d.diags, diags...)
+		return Destination{}, false
+	}
+	dst := Destination{Plugin: plugin, Name: name, Enabled: true, Body: head.Rest, DeclRange: rng}
+	if !event.ValidID(name) {
+		d.errorf(rng, "Invalid destination name", fmt.Sprintf("%q: use letters, digits, _ and -, at most 128.", name))
+	}
+	if head.Account == nil {
+		d.errorf(rng, "Missing account", fmt.Sprintf("Destination %q needs account = \"<account id>\": the account whose dumps it receives.", name))
+	} else {
+		d.str(head.Account, &dst.Account)
+		if !event.ValidID(dst.Account) {
+			d.errorf(head.Account.Expr.Range(), "Invalid account id", fmt.Sprintf("%q: use letters, digits, _ and -, at most 128.", dst.Account))
+		}
+	}
+	d.strs(head.Tables, &dst.Tables)
+	for _, t := range dst.Tables {
+		if !event.ValidID(t) {
+			d.errorf(head.Tables.Expr.Range(), "Invalid table name", fmt.Sprintf("%q: use letters, digits, _ and -, at most 128.", t))
+			break
+		}
+	}
+	d.boolean(head.Enabled, &dst.Enabled)
+	return dst, true
+}
+
+// RegisteredDestination decodes a destination registered at run time
+// through the API, whose body (account, tables, enabled and the plugin's
+// attributes) came from a request. It is decoded exactly as a destination
+// block of the file is, except that expressions are not evaluated: no
+// functions (env, file), no templates; every value is taken literally.
+// Decode its plugin attributes with DecodeDestination, as for the file's.
+func RegisteredDestination(plugin, name string, body hcl.Body, rng hcl.Range) (Destination, hcl.Diagnostics) {
+	d := decoder{}
+	dst, ok := d.destination(plugin, name, body, rng)
+	if !ok {
+		return Destination{}, d.diags
+	}
+	dst.Registered = true
+	return dst, d.diags
 }
 
 // DestinationsFor returns the enabled destinations of an account.

@@ -28,7 +28,7 @@ func (c *Config) DecodeDestination(d Destination, schema sdk.Schema) (sdk.Config
 	for _, a := range schema.Attributes {
 		spec[a.Name] = &hcldec.AttrSpec{Name: a.Name, Type: attrTypes[a.Type], Required: a.Required}
 	}
-	val, diags := hcldec.Decode(d.Body, spec, evalContext(c.Dir))
+	val, diags := hcldec.Decode(d.Body, spec, c.destinationContext(d))
 	d.MarkSensitive(schema, diags)
 	if diags.HasErrors() {
 		return sdk.Config{}, diags
@@ -49,6 +49,17 @@ func (c *Config) DecodeDestination(d Destination, schema sdk.Schema) (sdk.Config
 		return sdk.Config{}, append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot encode destination configuration", Detail: err.Error(), Subject: d.DeclRange.Ptr()})
 	}
 	return cfg, diags
+}
+
+// destinationContext is the context a destination's attributes are
+// evaluated in: the file's functions for the file's destinations, none for
+// registered ones, whose values come from the API and are taken literally
+// (so that no request can read the daemon's environment or files).
+func (c *Config) destinationContext(d Destination) *hcl.EvalContext {
+	if d.Registered || c == nil {
+		return nil
+	}
+	return evalContext(c.Dir)
 }
 
 // AttributeRange returns the source range of a destination attribute's

@@ -14,9 +14,8 @@ import (
 // refused) or adds a candidate that holds the destination's lease.
 func (x *jobRun) admit(name string) {
 	e, s := x.e, x.s
-	cfg, _ := e.Config.Destination(name)
-	dest, ok := e.Destinations[name]
-	if !ok || cfg.Account != s.event.AccountID {
+	d, ok := s.set.Lookup(name)
+	if !ok {
 		x.add(x.final(name, 0, sdk.ConfigError("", fmt.Errorf("destination %s is not configured for account %s", name, s.event.AccountID))))
 		return
 	}
@@ -28,6 +27,15 @@ func (x *jobRun) admit(name string) {
 			x.add(result{dest: name, status: StatusSkipped, err: errAlreadyDone, retryIn: -1, quiet: true})
 			return
 		}
+	}
+	dest, err := d.Open(x.ctx)
+	if err != nil {
+		if sdk.KindOf(err) == sdk.KindRetryable {
+			x.add(x.notNow(name, err, e.backoff(1)))
+		} else {
+			x.add(x.final(name, 0, err))
+		}
+		return
 	}
 	lease, err := e.State.Acquire(x.ctx, name, state.LeaseHolder{Owner: e.Owner, Job: s.jobID, Since: e.now().UTC()})
 	if err != nil {
@@ -46,7 +54,7 @@ func (x *jobRun) admit(name string) {
 		x.add(x.notNow(name, sdk.Retryable(err), e.backoff(1)))
 		return
 	}
-	c := &candidate{name: name, dest: dest, lease: lease, ds: ds, tables: cfg.Tables}
+	c := &candidate{name: name, dest: dest, lease: lease, ds: ds, tables: d.Tables}
 	if r, done := x.settledBefore(c); done {
 		x.add(r)
 		return
@@ -54,8 +62,8 @@ func (x *jobRun) admit(name string) {
 	if in := ds.Intent; in != nil && in.Completion == s.completion && in.Time.After(ds.LastTime) {
 		c.intent = in // the dump is delivered; only its commit is in doubt
 	} else if len(s.tables) > 0 {
-		c.tables = intersect(s.tables, cfg.Tables)
-		if c.carried, err = carriedTables(name, ds, s.event.RunID, cfg.Tables, c.tables); err != nil {
+		c.tables = intersect(s.tables, d.Tables)
+		if c.carried, err = carriedTables(name, ds, s.event.RunID, d.Tables, c.tables); err != nil {
 			x.add(x.final(name, 0, sdk.Permanent(err)))
 			return
 		}

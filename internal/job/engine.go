@@ -37,12 +37,12 @@ type Metrics interface {
 // Engine turns events and re-export requests into exports. Its fields are
 // set once before use.
 type Engine struct {
-	Config       *config.Config
-	Runner       *Runner
-	State        *state.Store
-	Destinations map[string]sdk.Destination
-	Bus          Bus
-	Metrics      Metrics
+	Config  *config.Config
+	Runner  *Runner
+	State   *state.Store
+	Catalog Catalog
+	Bus     Bus
+	Metrics Metrics
 	// Owner names this daemon in leases (host and pid).
 	Owner string
 	Log   *slog.Logger
@@ -121,7 +121,9 @@ func (e *Engine) handleEvent(ctx context.Context, d trigger.Delivery) trigger.Ou
 		log.Warn("recording the run failed; will retry", "error", err)
 		return trigger.Retry(e.backoff(d.Attempt))
 	}
-	dests := e.destinationsOf(ev.AccountID)
+	set := e.Catalog.Destinations(ev.AccountID)
+	defer set.release()
+	dests := set.Names()
 	if len(dests) == 0 {
 		log.Info("no destination is configured for the account; nothing to export")
 		return trigger.Ack()
@@ -138,6 +140,7 @@ func (e *Engine) handleEvent(ctx context.Context, d trigger.Delivery) trigger.Ou
 		jobID:      newID("run"),
 		event:      ev,
 		dests:      dests,
+		set:        set,
 		completion: ev.RunID,
 		maxAttempt: e.Config.Jobs.MaxDeliver,
 	})
@@ -158,18 +161,6 @@ func (e *Engine) newerRun(ctx context.Context, ev, latest event.ModellingComplet
 		return event.ModellingCompleted{}, false
 	}
 	return last, state.Newer(last, ev)
-}
-
-// destinationsOf lists the enabled destinations of an account that the
-// daemon has configured.
-func (e *Engine) destinationsOf(account string) []string {
-	var out []string
-	for _, d := range e.Config.DestinationsFor(account) {
-		if _, ok := e.Destinations[d.Name]; ok {
-			out = append(out, d.Name)
-		}
-	}
-	return out
 }
 
 // backoff is the pause after the attempt-th failed attempt.

@@ -15,6 +15,7 @@ import (
 	"github.com/exportd/exportd/internal/state"
 	"github.com/exportd/exportd/internal/testsupport"
 	"github.com/exportd/exportd/internal/trigger"
+	"github.com/exportd/exportd/sdk"
 	"github.com/exportd/exportd/sdk/legacylayout"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -93,15 +94,32 @@ func newFixture(t *testing.T, jobs string, dests ...string) *fixture {
 	destinations, roots := launchLocalfs(t, dests...)
 	f := &fixture{t: t, clock: &fakeClock{now: time.Now().UTC()}, roots: roots, nc: nc, js: js, cons: cons}
 	f.e = &Engine{
-		Config:       cfg,
-		Runner:       runner,
-		State:        st,
-		Destinations: destinations,
-		Bus:          &trigger.Bus{NC: nc, JS: js, Stream: cfg.NATS.Stream},
-		Owner:        "test",
-		Clock:        f.clock,
+		Config:  cfg,
+		Runner:  runner,
+		State:   st,
+		Catalog: fixedCatalog{cfg: cfg, dests: destinations},
+		Bus:     &trigger.Bus{NC: nc, JS: js, Stream: cfg.NATS.Stream},
+		Owner:   "test",
+		Clock:   f.clock,
 	}
 	return f
+}
+
+// fixedCatalog is the destinations of a configuration, configured once.
+type fixedCatalog struct {
+	cfg   *config.Config
+	dests map[string]sdk.Destination
+}
+
+func (c fixedCatalog) Destinations(account string) *DestinationSet {
+	set := &DestinationSet{}
+	for _, d := range c.cfg.Destinations {
+		if dest, ok := c.dests[d.Name]; ok && d.Enabled && d.Account == account {
+			set.List = append(set.List, Destination{Name: d.Name, Account: d.Account, Tables: d.Tables,
+				Open: func(context.Context) (sdk.Destination, error) { return dest, nil }})
+		}
+	}
+	return set
 }
 
 // delivery is the attempt-th delivery of an event, as the consumer would

@@ -14,9 +14,12 @@ import (
 
 // spec describes one export to run.
 type spec struct {
-	jobID  string
-	event  event.ModellingCompleted
-	dests  []string
+	jobID string
+	event event.ModellingCompleted
+	dests []string
+	// set holds the account's destinations as the export found them; nil
+	// makes the export look them up when it starts.
+	set    *DestinationSet
 	tables []string
 	// completion keys the (destination, completion) pairs recorded as
 	// done, and their attempts: the run id for events, the job id for
@@ -88,6 +91,10 @@ func (e *Engine) export(ctx context.Context, s spec) []result {
 		log: e.log().With("job", s.jobID, "account", s.event.AccountID, "run_id", s.event.RunID)}
 	x.jobCtx, x.cancel = context.WithCancelCause(ctx)
 	defer x.close()
+	if x.s.set == nil {
+		x.s.set = e.Catalog.Destinations(s.event.AccountID)
+		defer x.s.set.release()
+	}
 
 	for _, name := range s.dests {
 		x.admit(name)

@@ -110,12 +110,14 @@ func (e *Engine) Reexport(ctx context.Context, account string, req ReexportReque
 	if err != nil {
 		return fail("%v", err)
 	}
-	dests, err := e.reexportDestinations(account, req.Destinations)
+	set := e.Catalog.Destinations(account)
+	defer set.release()
+	dests, err := reexportDestinations(set, account, req.Destinations)
 	if err != nil {
 		return fail("%v", err)
 	}
 	tables := normalizeTables(req.Tables)
-	if err := e.checkSubset(ctx, ev, dests, tables); err != nil {
+	if err := e.checkSubset(ctx, ev, set, dests, tables); err != nil {
 		return fail("%v", err)
 	}
 	now := e.now().UTC()
@@ -166,8 +168,8 @@ func (e *Engine) reexportRun(ctx context.Context, account, runID string) (event.
 
 // reexportDestinations checks the requested destinations against the
 // account's enabled ones (all of them when none are named).
-func (e *Engine) reexportDestinations(account string, requested []string) ([]string, error) {
-	dests := e.destinationsOf(account)
+func reexportDestinations(set *DestinationSet, account string, requested []string) ([]string, error) {
+	dests := set.Names()
 	if len(requested) > 0 {
 		for _, d := range requested {
 			if !slices.Contains(dests, d) {
@@ -184,12 +186,12 @@ func (e *Engine) reexportDestinations(account string, requested []string) ([]str
 
 // checkSubset refuses, at once, a re-export of some tables that could not
 // be completed into a full dump for one of the destinations.
-func (e *Engine) checkSubset(ctx context.Context, ev event.ModellingCompleted, dests, tables []string) error {
+func (e *Engine) checkSubset(ctx context.Context, ev event.ModellingCompleted, set *DestinationSet, dests, tables []string) error {
 	if len(tables) == 0 {
 		return nil
 	}
 	for _, name := range dests {
-		cfg, _ := e.Config.Destination(name)
+		cfg, _ := set.Lookup(name)
 		ds, err := e.State.Destination(ctx, name)
 		if err != nil {
 			return fmt.Errorf("look up destination %s: %w", name, err)
@@ -279,7 +281,9 @@ func comingBack(results []result) bool {
 // shared state is honoured (export times, leases), and the results are
 // returned rather than published.
 func (e *Engine) ExportNow(ctx context.Context, account string, dests []string) ([]Outcome, error) {
-	all := e.destinationsOf(account)
+	set := e.Catalog.Destinations(account)
+	defer set.release()
+	all := set.Names()
 	if len(dests) == 0 {
 		dests = all
 	}
@@ -297,7 +301,7 @@ func (e *Engine) ExportNow(ctx context.Context, account string, dests []string) 
 		return nil, err
 	}
 	jobID := newID("export")
-	results := e.export(ctx, spec{jobID: jobID, event: ev, dests: dests, completion: jobID, force: true, maxAttempt: 1})
+	results := e.export(ctx, spec{jobID: jobID, event: ev, dests: dests, set: set, completion: jobID, force: true, maxAttempt: 1})
 	out := make([]Outcome, len(results))
 	for i, r := range results {
 		out[i] = r.outcome

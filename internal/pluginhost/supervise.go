@@ -58,7 +58,7 @@ func (h *Host) restart(p *plugin) {
 		case <-ctx.Done():
 		}
 	}()
-	c, err := h.start(ctx, p)
+	c, err := h.start(ctx, p, p.path)
 	if err == nil {
 		err = h.reconfigure(ctx, p.spec.Name, c)
 		if err != nil {

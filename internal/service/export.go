@@ -21,6 +21,12 @@ func (s *Service) ExportNow(ctx context.Context, account string, dests []string,
 		return nil, err
 	}
 	defer c.close()
+	// Registered destinations too: the registry's are read once.
+	wctx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	if _, err := s.watchRegistry(wctx, c); err != nil {
+		return nil, err
+	}
 	spool := filepath.Join(s.Config.DataDir, "spool", fmt.Sprintf("export-%d", os.Getpid()))
 	defer os.RemoveAll(spool)
 	e := s.engine(c, spool)

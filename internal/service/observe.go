@@ -73,12 +73,7 @@ func (s *Service) pollStream(ctx context.Context, cons jetstream.Consumer) {
 // a restarted daemon reports how old each destination's dump is before
 // it exports anything itself.
 func (s *Service) seedLastDumps(ctx context.Context, c *conn) {
-	names := make([]string, 0, len(s.Destinations))
-	for n := range s.Destinations {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	for _, n := range names {
+	for _, n := range s.Catalog.Names() {
 		if ctx.Err() != nil {
 			return
 		}

@@ -63,6 +63,15 @@ func (s *Service) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	store, err := s.watchRegistry(ctx, c)
+	if err != nil {
+		return err
+	}
+	api, err := s.serveAPI(ctx, c, store)
+	if err != nil {
+		return err
+	}
+	defer api.Unsubscribe()
 	engine := s.engine(c, spool)
 	stopReporting, err := s.startReporting(ctx, c, cons, engine)
 	if err != nil {
@@ -106,7 +115,7 @@ func (s *Service) Run(ctx context.Context) error {
 
 	ready.Store(true)
 	log.Info("exportd running", "stream", cfg.NATS.Stream, "consumer", cfg.NATS.Consumer,
-		"workers", cfg.Jobs.Workers, "destinations", len(s.Destinations))
+		"workers", cfg.Jobs.Workers, "destinations", len(s.Catalog.Names()))
 	trigger.Consume(ctx, jobCtx, cons, trigger.ConsumeOptions{
 		Workers:   cfg.Jobs.Workers,
 		Heartbeat: heartbeat(cfg.Jobs.AckWait),
@@ -137,12 +146,12 @@ func (s *Service) engine(c *conn, spool string) *job.Engine {
 			Log:              s.Log,
 			Observer:         s.Metrics,
 		},
-		State:        c.state,
-		Destinations: s.Destinations,
-		Bus:          &trigger.Bus{NC: c.nc, JS: c.js, Stream: cfg.NATS.Stream},
-		Metrics:      s.Metrics,
-		Owner:        owner(),
-		Log:          s.Log,
+		State:   c.state,
+		Catalog: engineCatalog{s.Catalog},
+		Bus:     &trigger.Bus{NC: c.nc, JS: c.js, Stream: cfg.NATS.Stream},
+		Metrics: s.Metrics,
+		Owner:   owner(),
+		Log:     s.Log,
 	}
 }
 

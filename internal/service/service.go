@@ -7,23 +7,22 @@ package service
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
-	"sort"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/exportd/exportd/internal/catalog"
 	"github.com/exportd/exportd/internal/config"
 	"github.com/exportd/exportd/internal/event"
 	"github.com/exportd/exportd/internal/metrics"
 	"github.com/exportd/exportd/internal/parquetw"
 	"github.com/exportd/exportd/internal/pluginhost"
+	"github.com/exportd/exportd/internal/registry"
 	"github.com/exportd/exportd/internal/source"
-	"github.com/exportd/exportd/sdk"
 	"github.com/hashicorp/hcl/v2"
 
 	// The kinds of source a configuration may name.
@@ -34,12 +33,18 @@ import (
 // Service is a configured exportd: source opened, plugins running,
 // destinations configured. Close releases it.
 type Service struct {
-	Config       *config.Config
-	Log          *slog.Logger
-	Metrics      *metrics.Metrics
-	Source       source.Source
-	Host         *pluginhost.Host
-	Destinations map[string]sdk.Destination
+	// Config is the configuration the service was built with; a reload
+	// changes the destinations (in Catalog), not this.
+	Config  *config.Config
+	Log     *slog.Logger
+	Metrics *metrics.Metrics
+	Source  source.Source
+	Host    *pluginhost.Host
+	// Catalog holds the destinations, of the file and registered.
+	Catalog *catalog.Catalog
+
+	// reloadMu serialises reloads.
+	reloadMu sync.Mutex
 }
 
 // Build checks the configuration completely and prepares everything it
@@ -47,8 +52,11 @@ type Service struct {
 // launched) and each destination (decoded against its plugin's schema and
 // configured). Every problem is a diagnostic pointing into the
 // configuration. On errors, nothing is left running.
+//
+// ctx also bounds the background work of the destination catalog: it
+// should live as long as the service.
 func Build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Service, hcl.Diagnostics) {
-	s := &Service{Config: cfg, Log: log, Metrics: metrics.New(), Destinations: map[string]sdk.Destination{}}
+	s := &Service{Config: cfg, Log: log, Metrics: metrics.New()}
 	var diags hcl.Diagnostics
 
 	src, d := buildSource(cfg, log)
@@ -64,12 +72,31 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Service,
 		Logger:    log,
 		OnRestart: s.Metrics.PluginRestarted,
 	})
-	diags = append(diags, s.configureDestinations(ctx)...)
+	s.Catalog = catalog.New(ctx, s.Host, log)
+	keys, kdiags := loadKeys(cfg)
+	diags = append(diags, kdiags...)
+	staged, sdiags := s.Catalog.Stage(ctx, cfg, keys)
+	diags = append(diags, sdiags...)
 	if diags.HasErrors() {
+		staged.Abandon()
 		s.Close()
 		return nil, diags
 	}
+	staged.Commit()
 	return s, diags
+}
+
+// loadKeys reads the registry's key file, when the configuration names
+// one.
+func loadKeys(cfg *config.Config) (*registry.Keyring, hcl.Diagnostics) {
+	if cfg.Registry.KeyFile == "" {
+		return nil, nil
+	}
+	keys, err := registry.LoadKeyring(cfg.Registry.KeyFile)
+	if err != nil {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid registry key file", Detail: err.Error(), Subject: cfg.Registry.KeyFileRange.Ptr()}}
+	}
+	return keys, nil
 }
 
 // Close stops the plugins and closes the source.
@@ -132,94 +159,6 @@ func defaultPluginDir(exeDir string) string {
 		}
 	}
 	return exeDir
-}
-
-// configureDestinations launches the plugins the destinations use and
-// configures every destination, turning each failure into a diagnostic.
-func (s *Service) configureDestinations(ctx context.Context) hcl.Diagnostics {
-	cfg := s.Config
-	var diags hcl.Diagnostics
-	failed := map[string]bool{}
-	var names []string
-	for _, d := range cfg.Destinations {
-		if !slices.Contains(names, d.Plugin) {
-			names = append(names, d.Plugin)
-		}
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		if err := s.Host.Launch(ctx, []string{name}); err != nil {
-			failed[name] = true
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  pluginErrorSummary(err),
-				Detail:   err.Error(),
-				Subject:  s.pluginRange(name).Ptr(),
-			})
-		}
-	}
-	for _, d := range cfg.Destinations {
-		if failed[d.Plugin] {
-			continue
-		}
-		schema, err := s.Host.Schema(d.Plugin)
-		if err != nil {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Plugin not running", Detail: err.Error(), Subject: d.DeclRange.Ptr()})
-			continue
-		}
-		pc, ddiags := cfg.DecodeDestination(d, schema)
-		diags = append(diags, ddiags...)
-		if ddiags.HasErrors() {
-			continue
-		}
-		dest, err := s.Host.Configure(ctx, sdk.DestinationInfo{Name: d.Name, Account: d.Account}, d.Plugin, pc)
-		if err != nil {
-			rng := d.DeclRange
-			var se *sdk.Error
-			if errors.As(err, &se) && se.Attribute != "" {
-				// The range points at the attribute: say what is wrong with it.
-				rng, err = d.AttributeRange(se.Attribute), se.Err
-			}
-			diags = append(diags, d.MarkSensitive(schema, hcl.Diagnostics{{
-				Severity: hcl.DiagError,
-				Summary:  "Invalid destination configuration",
-				Detail:   fmt.Sprintf("Destination %q (plugin %s): %v", d.Name, d.Plugin, err),
-				Subject:  rng.Ptr(),
-			}})...)
-			continue
-		}
-		s.Destinations[d.Name] = dest
-		s.Log.Debug("destination configured", "destination", d.Name, "plugin", d.Plugin, "account", d.Account, "config", config.Redact(schema, pc))
-	}
-	return diags
-}
-
-func pluginErrorSummary(err error) string {
-	switch {
-	case errors.Is(err, pluginhost.ErrChecksumMismatch):
-		return "Plugin checksum mismatch"
-	case errors.Is(err, pluginhost.ErrNotInstalled):
-		return "Unknown plugin"
-	case errors.Is(err, pluginhost.ErrUnsafePermissions):
-		return "Unsafe plugin permissions"
-	}
-	return "Plugin failed to start"
-}
-
-// pluginRange points at the plugin block, or at the first destination
-// using the plugin when it has none.
-func (s *Service) pluginRange(name string) hcl.Range {
-	for _, p := range s.Config.Plugins {
-		if p.Name == name {
-			return p.DeclRange
-		}
-	}
-	for _, d := range s.Config.Destinations {
-		if d.Plugin == name {
-			return d.DeclRange
-		}
-	}
-	return hcl.Range{}
 }
 
 // ParquetOptions maps the configuration's parquet block onto the writer's
