@@ -6,6 +6,7 @@
 //	exportd export   -config FILE -account ID     export once, now
 //	exportd publish  -config FILE -account ID     publish a modelling-complete event
 //	exportd reexport -nats URL -account ID        request a re-export
+//	exportd destinations put|get|list|delete|check  manage registered destinations
 //	exportd version                               print the version
 package main
 
@@ -29,6 +30,7 @@ var commands = []command{
 	{"export", "export an account's tables now, without NATS events", cmdExport},
 	{"publish", "publish a modelling-complete event (for operators and tests)", cmdPublish},
 	{"reexport", "ask the running daemons to export an account again", cmdReexport},
+	{"destinations", "register, show, list, delete or check destinations at run time", cmdDestinations},
 	{"version", "print the version", cmdVersion},
 }
 
@@ -53,7 +55,7 @@ func main() {
 func usage() {
 	fmt.Fprintln(os.Stderr, "usage: exportd <command> [flags]\n\ncommands:")
 	for _, c := range commands {
-		fmt.Fprintf(os.Stderr, "  %-9s %s\n", c.name, c.summary)
+		fmt.Fprintf(os.Stderr, "  %-12s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(os.Stderr, "\nRun 'exportd <command> -h' for a command's flags.")
 }

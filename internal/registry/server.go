@@ -145,8 +145,11 @@ func decodePut(conf *config.Config, req PutRequest, data []byte, schema sdk.Sche
 		out := diagnostics(diags, blk.Body)
 		r := Reply{Code: CodeInvalid, Diagnostics: out,
 			Error: fmt.Sprintf("destination %s (plugin %s): %s", req.Name, req.Plugin, summarize(out))}
-		if len(out) > 0 {
-			r.Attribute = out[0].Attribute
+		for _, d := range out {
+			if d.Attribute != "" {
+				r.Attribute = d.Attribute
+				break
+			}
 		}
 		return Decoded{}, r, false
 	}

@@ -152,7 +152,7 @@ func diagnostics(diags hcl.Diagnostics, body hcl.Body) []Diagnostic {
 		if d.Subject != nil {
 			o.Line, o.Column = d.Subject.Start.Line, d.Subject.Start.Column
 			for name, a := range attrs {
-				if a.Range.Overlaps(*d.Subject) || a.NameRange.Overlaps(*d.Subject) {
+				if a.Range.ContainsOffset(d.Subject.Start.Byte) {
 					o.Attribute = name
 				}
 			}
