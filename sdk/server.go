@@ -56,7 +56,11 @@ func (s *server) Configure(ctx context.Context, r *pb.ConfigureRequest) (*pb.Con
 		return nil, toStatus(err)
 	}
 	cfg = s.schema.WithDefaults(cfg)
-	d, err := s.plugin.Configure(ctx, DestinationInfo{Name: r.GetDestination(), Account: r.GetAccount()}, cfg)
+	name := r.GetName()
+	if name == "" {
+		name = r.GetDestination()
+	}
+	d, err := s.plugin.Configure(ctx, DestinationInfo{Name: name, Account: r.GetAccount()}, cfg)
 	if err != nil {
 		if KindOf(err) == KindRetryable {
 			// A configuration that cannot be prepared is not transient.
@@ -67,8 +71,21 @@ func (s *server) Configure(ctx context.Context, r *pb.ConfigureRequest) (*pb.Con
 	s.mu.Lock()
 	s.dests[r.GetDestination()] = d
 	s.mu.Unlock()
-	Logger().Debug("destination configured", "destination", r.GetDestination())
+	Logger().Debug("destination configured", "destination", name, "key", r.GetDestination())
 	return &pb.ConfigureResponse{}, nil
+}
+
+// Remove forgets a configured destination, so that what it holds can be
+// collected. Exports begun before hold it themselves and go on.
+func (s *server) Remove(_ context.Context, r *pb.RemoveRequest) (*pb.RemoveResponse, error) {
+	s.mu.Lock()
+	_, ok := s.dests[r.GetDestination()]
+	delete(s.dests, r.GetDestination())
+	s.mu.Unlock()
+	if ok {
+		Logger().Debug("destination removed", "key", r.GetDestination())
+	}
+	return &pb.RemoveResponse{}, nil
 }
 
 func (s *server) destination(name string) (Destination, error) {

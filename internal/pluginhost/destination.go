@@ -2,6 +2,7 @@ package pluginhost
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -90,12 +91,28 @@ func (d *Destination) Remove(ctx context.Context) error {
 
 // configure configures the instance d in the plugin process c.
 func configure(ctx context.Context, c *sdk.Client, d *Destination) (sdk.Destination, error) {
-	// The key travels as the name until the protocol carries both.
-	return c.Configure(ctx, sdk.DestinationInfo{Name: d.key, Account: d.info.Account}, d.cfg)
+	return c.ConfigureInstance(ctx, d.key, d.info, d.cfg)
 }
 
-// removeRemote releases the instance d in the plugin process c.
-func (h *Host) removeRemote(context.Context, *sdk.Client, *Destination) error {
+// removeRemote releases the instance d in the plugin process c. A plugin
+// that predates Remove keeps it until it restarts: that is said once per
+// process.
+func (h *Host) removeRemote(ctx context.Context, c *sdk.Client, d *Destination) error {
+	err := c.Remove(ctx, d.key)
+	if !errors.Is(err, sdk.ErrRemoveUnsupported) {
+		return err
+	}
+	h.mu.Lock()
+	p := h.plugins[d.plugin]
+	first := p != nil && p.client == c && !p.noRemove
+	if first {
+		p.noRemove = true
+	}
+	h.mu.Unlock()
+	if first {
+		h.log.Warn("the plugin predates removing destinations: removed and replaced ones stay in its process until it restarts; update it",
+			"plugin", d.plugin)
+	}
 	return nil
 }
 

@@ -87,6 +87,8 @@ type plugin struct {
 	client *sdk.Client // nil while restarting
 	next   time.Time   // earliest next restart attempt
 	delay  time.Duration
+	// noRemove is set once the current process said it predates Remove.
+	noRemove bool
 }
 
 // New returns a Host for the given plugin specs. It starts nothing.

@@ -81,6 +81,7 @@ func (h *Host) restart(p *plugin) {
 	}
 	p.client = c
 	p.delay = 0
+	p.noRemove = false
 	if h.opts.OnRestart != nil {
 		h.opts.OnRestart(p.spec.Name)
 	}

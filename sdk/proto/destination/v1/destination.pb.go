@@ -461,7 +461,12 @@ type ConfigureRequest struct {
 	// against the schema: every key is a declared attribute of its type.
 	ConfigJson []byte `protobuf:"bytes,2,opt,name=config_json,json=configJson,proto3" json:"config_json,omitempty"`
 	// The account whose dumps the destination receives.
-	Account       string `protobuf:"bytes,3,opt,name=account,proto3" json:"account,omitempty"`
+	Account string `protobuf:"bytes,3,opt,name=account,proto3" json:"account,omitempty"`
+	// The destination's name, for logs, when `destination` is a key the
+	// daemon chose for this configuration of it (two configurations of one
+	// destination may live side by side while exports use the older one).
+	// Empty: `destination` is the name.
+	Name          string `protobuf:"bytes,4,opt,name=name,proto3" json:"name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -517,6 +522,13 @@ func (x *ConfigureRequest) GetAccount() string {
 	return ""
 }
 
+func (x *ConfigureRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
 type ConfigureResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -553,6 +565,86 @@ func (*ConfigureResponse) Descriptor() ([]byte, []int) {
 	return file_destination_proto_rawDescGZIP(), []int{5}
 }
 
+type RemoveRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Destination   string                 `protobuf:"bytes,1,opt,name=destination,proto3" json:"destination,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveRequest) Reset() {
+	*x = RemoveRequest{}
+	mi := &file_destination_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveRequest) ProtoMessage() {}
+
+func (x *RemoveRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_destination_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveRequest.ProtoReflect.Descriptor instead.
+func (*RemoveRequest) Descriptor() ([]byte, []int) {
+	return file_destination_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *RemoveRequest) GetDestination() string {
+	if x != nil {
+		return x.Destination
+	}
+	return ""
+}
+
+type RemoveResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveResponse) Reset() {
+	*x = RemoveResponse{}
+	mi := &file_destination_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveResponse) ProtoMessage() {}
+
+func (x *RemoveResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_destination_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveResponse.ProtoReflect.Descriptor instead.
+func (*RemoveResponse) Descriptor() ([]byte, []int) {
+	return file_destination_proto_rawDescGZIP(), []int{7}
+}
+
 type CheckRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Destination   string                 `protobuf:"bytes,1,opt,name=destination,proto3" json:"destination,omitempty"`
@@ -562,7 +654,7 @@ type CheckRequest struct {
 
 func (x *CheckRequest) Reset() {
 	*x = CheckRequest{}
-	mi := &file_destination_proto_msgTypes[6]
+	mi := &file_destination_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -574,7 +666,7 @@ func (x *CheckRequest) String() string {
 func (*CheckRequest) ProtoMessage() {}
 
 func (x *CheckRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_destination_proto_msgTypes[6]
+	mi := &file_destination_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -587,7 +679,7 @@ func (x *CheckRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckRequest.ProtoReflect.Descriptor instead.
 func (*CheckRequest) Descriptor() ([]byte, []int) {
-	return file_destination_proto_rawDescGZIP(), []int{6}
+	return file_destination_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CheckRequest) GetDestination() string {
@@ -607,7 +699,7 @@ type CheckResponse struct {
 
 func (x *CheckResponse) Reset() {
 	*x = CheckResponse{}
-	mi := &file_destination_proto_msgTypes[7]
+	mi := &file_destination_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -619,7 +711,7 @@ func (x *CheckResponse) String() string {
 func (*CheckResponse) ProtoMessage() {}
 
 func (x *CheckResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_destination_proto_msgTypes[7]
+	mi := &file_destination_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -632,7 +724,7 @@ func (x *CheckResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckResponse.ProtoReflect.Descriptor instead.
 func (*CheckResponse) Descriptor() ([]byte, []int) {
-	return file_destination_proto_rawDescGZIP(), []int{7}
+	return file_destination_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *CheckResponse) GetMessage() string {
@@ -671,7 +763,7 @@ type BeginRequest struct {
 
 func (x *BeginRequest) Reset() {
 	*x = BeginRequest{}
-	mi := &file_destination_proto_msgTypes[8]
+	mi := &file_destination_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -683,7 +775,7 @@ func (x *BeginRequest) String() string {
 func (*BeginRequest) ProtoMessage() {}
 
 func (x *BeginRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_destination_proto_msgTypes[8]
+	mi := &file_destination_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -696,7 +788,7 @@ func (x *BeginRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BeginRequest.ProtoReflect.Descriptor instead.
 func (*BeginRequest) Descriptor() ([]byte, []int) {
-	return file_destination_proto_rawDescGZIP(), []int{8}
+	return file_destination_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *BeginRequest) GetDestination() string {
@@ -771,7 +863,7 @@ type BeginResponse struct {
 
 func (x *BeginResponse) Reset() {
 	*x = BeginResponse{}
-	mi := &file_destination_proto_msgTypes[9]
+	mi := &file_destination_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -783,7 +875,7 @@ func (x *BeginResponse) String() string {
 func (*BeginResponse) ProtoMessage() {}
 
 func (x *BeginResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_destination_proto_msgTypes[9]
+	mi := &file_destination_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -796,7 +888,7 @@ func (x *BeginResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BeginResponse.ProtoReflect.Descriptor instead.
 func (*BeginResponse) Descriptor() ([]byte, []int) {
-	return file_destination_proto_rawDescGZIP(), []int{9}
+	return file_destination_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *BeginResponse) GetHandle() string {
@@ -824,7 +916,7 @@ type File struct {
 
 func (x *File) Reset() {
 	*x = File{}
-	mi := &file_destination_proto_msgTypes[10]
+	mi := &file_destination_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -836,7 +928,7 @@ func (x *File) String() string {
 func (*File) ProtoMessage() {}
 
 func (x *File) ProtoReflect() protoreflect.Message {
-	mi := &file_destination_proto_msgTypes[10]
+	mi := &file_destination_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -849,7 +941,7 @@ func (x *File) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use File.ProtoReflect.Descriptor instead.
 func (*File) Descriptor() ([]byte, []int) {
-	return file_destination_proto_rawDescGZIP(), []int{10}
+	return file_destination_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *File) GetTable() string {
@@ -904,7 +996,7 @@ type PutRequest struct {
 
 func (x *PutRequest) Reset() {
 	*x = PutRequest{}
-	mi := &file_destination_proto_msgTypes[11]
+	mi := &file_destination_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -916,7 +1008,7 @@ func (x *PutRequest) String() string {
 func (*PutRequest) ProtoMessage() {}
 
 func (x *PutRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_destination_proto_msgTypes[11]
+	mi := &file_destination_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -929,7 +1021,7 @@ func (x *PutRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutRequest.ProtoReflect.Descriptor instead.
 func (*PutRequest) Descriptor() ([]byte, []int) {
-	return file_destination_proto_rawDescGZIP(), []int{11}
+	return file_destination_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *PutRequest) GetHandle() string {
@@ -954,7 +1046,7 @@ type PutResponse struct {
 
 func (x *PutResponse) Reset() {
 	*x = PutResponse{}
-	mi := &file_destination_proto_msgTypes[12]
+	mi := &file_destination_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -966,7 +1058,7 @@ func (x *PutResponse) String() string {
 func (*PutResponse) ProtoMessage() {}
 
 func (x *PutResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_destination_proto_msgTypes[12]
+	mi := &file_destination_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -979,7 +1071,7 @@ func (x *PutResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutResponse.ProtoReflect.Descriptor instead.
 func (*PutResponse) Descriptor() ([]byte, []int) {
-	return file_destination_proto_rawDescGZIP(), []int{12}
+	return file_destination_proto_rawDescGZIP(), []int{14}
 }
 
 type TableManifest struct {
@@ -1011,7 +1103,7 @@ type TableManifest struct {
 
 func (x *TableManifest) Reset() {
 	*x = TableManifest{}
-	mi := &file_destination_proto_msgTypes[13]
+	mi := &file_destination_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1023,7 +1115,7 @@ func (x *TableManifest) String() string {
 func (*TableManifest) ProtoMessage() {}
 
 func (x *TableManifest) ProtoReflect() protoreflect.Message {
-	mi := &file_destination_proto_msgTypes[13]
+	mi := &file_destination_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1036,7 +1128,7 @@ func (x *TableManifest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TableManifest.ProtoReflect.Descriptor instead.
 func (*TableManifest) Descriptor() ([]byte, []int) {
-	return file_destination_proto_rawDescGZIP(), []int{13}
+	return file_destination_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *TableManifest) GetName() string {
@@ -1098,7 +1190,7 @@ type Column struct {
 
 func (x *Column) Reset() {
 	*x = Column{}
-	mi := &file_destination_proto_msgTypes[14]
+	mi := &file_destination_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1110,7 +1202,7 @@ func (x *Column) String() string {
 func (*Column) ProtoMessage() {}
 
 func (x *Column) ProtoReflect() protoreflect.Message {
-	mi := &file_destination_proto_msgTypes[14]
+	mi := &file_destination_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1123,7 +1215,7 @@ func (x *Column) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Column.ProtoReflect.Descriptor instead.
 func (*Column) Descriptor() ([]byte, []int) {
-	return file_destination_proto_rawDescGZIP(), []int{14}
+	return file_destination_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Column) GetName() string {
@@ -1153,7 +1245,7 @@ type ManifestFile struct {
 
 func (x *ManifestFile) Reset() {
 	*x = ManifestFile{}
-	mi := &file_destination_proto_msgTypes[15]
+	mi := &file_destination_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1165,7 +1257,7 @@ func (x *ManifestFile) String() string {
 func (*ManifestFile) ProtoMessage() {}
 
 func (x *ManifestFile) ProtoReflect() protoreflect.Message {
-	mi := &file_destination_proto_msgTypes[15]
+	mi := &file_destination_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1178,7 +1270,7 @@ func (x *ManifestFile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ManifestFile.ProtoReflect.Descriptor instead.
 func (*ManifestFile) Descriptor() ([]byte, []int) {
-	return file_destination_proto_rawDescGZIP(), []int{15}
+	return file_destination_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ManifestFile) GetIndex() int64 {
@@ -1219,7 +1311,7 @@ type CommitRequest struct {
 
 func (x *CommitRequest) Reset() {
 	*x = CommitRequest{}
-	mi := &file_destination_proto_msgTypes[16]
+	mi := &file_destination_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1231,7 +1323,7 @@ func (x *CommitRequest) String() string {
 func (*CommitRequest) ProtoMessage() {}
 
 func (x *CommitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_destination_proto_msgTypes[16]
+	mi := &file_destination_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1244,7 +1336,7 @@ func (x *CommitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommitRequest.ProtoReflect.Descriptor instead.
 func (*CommitRequest) Descriptor() ([]byte, []int) {
-	return file_destination_proto_rawDescGZIP(), []int{16}
+	return file_destination_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *CommitRequest) GetHandle() string {
@@ -1273,7 +1365,7 @@ type CommitResponse struct {
 
 func (x *CommitResponse) Reset() {
 	*x = CommitResponse{}
-	mi := &file_destination_proto_msgTypes[17]
+	mi := &file_destination_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1285,7 +1377,7 @@ func (x *CommitResponse) String() string {
 func (*CommitResponse) ProtoMessage() {}
 
 func (x *CommitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_destination_proto_msgTypes[17]
+	mi := &file_destination_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1298,7 +1390,7 @@ func (x *CommitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommitResponse.ProtoReflect.Descriptor instead.
 func (*CommitResponse) Descriptor() ([]byte, []int) {
-	return file_destination_proto_rawDescGZIP(), []int{17}
+	return file_destination_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *CommitResponse) GetLocation() string {
@@ -1324,7 +1416,7 @@ type AbortRequest struct {
 
 func (x *AbortRequest) Reset() {
 	*x = AbortRequest{}
-	mi := &file_destination_proto_msgTypes[18]
+	mi := &file_destination_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1336,7 +1428,7 @@ func (x *AbortRequest) String() string {
 func (*AbortRequest) ProtoMessage() {}
 
 func (x *AbortRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_destination_proto_msgTypes[18]
+	mi := &file_destination_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1349,7 +1441,7 @@ func (x *AbortRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AbortRequest.ProtoReflect.Descriptor instead.
 func (*AbortRequest) Descriptor() ([]byte, []int) {
-	return file_destination_proto_rawDescGZIP(), []int{18}
+	return file_destination_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *AbortRequest) GetHandle() string {
@@ -1367,7 +1459,7 @@ type AbortResponse struct {
 
 func (x *AbortResponse) Reset() {
 	*x = AbortResponse{}
-	mi := &file_destination_proto_msgTypes[19]
+	mi := &file_destination_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1379,7 +1471,7 @@ func (x *AbortResponse) String() string {
 func (*AbortResponse) ProtoMessage() {}
 
 func (x *AbortResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_destination_proto_msgTypes[19]
+	mi := &file_destination_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1392,7 +1484,7 @@ func (x *AbortResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AbortResponse.ProtoReflect.Descriptor instead.
 func (*AbortResponse) Descriptor() ([]byte, []int) {
-	return file_destination_proto_rawDescGZIP(), []int{19}
+	return file_destination_proto_rawDescGZIP(), []int{21}
 }
 
 // ErrorDetail travels in the details of a non-OK gRPC status.
@@ -1407,7 +1499,7 @@ type ErrorDetail struct {
 
 func (x *ErrorDetail) Reset() {
 	*x = ErrorDetail{}
-	mi := &file_destination_proto_msgTypes[20]
+	mi := &file_destination_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1419,7 +1511,7 @@ func (x *ErrorDetail) String() string {
 func (*ErrorDetail) ProtoMessage() {}
 
 func (x *ErrorDetail) ProtoReflect() protoreflect.Message {
-	mi := &file_destination_proto_msgTypes[20]
+	mi := &file_destination_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1432,7 +1524,7 @@ func (x *ErrorDetail) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrorDetail.ProtoReflect.Descriptor instead.
 func (*ErrorDetail) Descriptor() ([]byte, []int) {
-	return file_destination_proto_rawDescGZIP(), []int{20}
+	return file_destination_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ErrorDetail) GetKind() ErrorKind {
@@ -1480,13 +1572,17 @@ const file_destination_proto_rawDesc = "" +
 	" \x01(\bR\foperatorOnly\x12\x18\n" +
 	"\ainteger\x18\v \x01(\bR\aintegerB\x06\n" +
 	"\x04_minB\x06\n" +
-	"\x04_max\"o\n" +
+	"\x04_max\"\x83\x01\n" +
 	"\x10ConfigureRequest\x12 \n" +
 	"\vdestination\x18\x01 \x01(\tR\vdestination\x12\x1f\n" +
 	"\vconfig_json\x18\x02 \x01(\fR\n" +
 	"configJson\x12\x18\n" +
-	"\aaccount\x18\x03 \x01(\tR\aaccount\"\x13\n" +
-	"\x11ConfigureResponse\"0\n" +
+	"\aaccount\x18\x03 \x01(\tR\aaccount\x12\x12\n" +
+	"\x04name\x18\x04 \x01(\tR\x04name\"\x13\n" +
+	"\x11ConfigureResponse\"1\n" +
+	"\rRemoveRequest\x12 \n" +
+	"\vdestination\x18\x01 \x01(\tR\vdestination\"\x10\n" +
+	"\x0eRemoveResponse\"0\n" +
 	"\fCheckRequest\x12 \n" +
 	"\vdestination\x18\x01 \x01(\tR\vdestination\")\n" +
 	"\rCheckResponse\x12\x18\n" +
@@ -1554,7 +1650,7 @@ const file_destination_proto_rawDesc = "" +
 	"\x16ERROR_KIND_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14ERROR_KIND_RETRYABLE\x10\x01\x12\x18\n" +
 	"\x14ERROR_KIND_PERMANENT\x10\x02\x12\x1c\n" +
-	"\x18ERROR_KIND_CONFIGURATION\x10\x032\xf3\x04\n" +
+	"\x18ERROR_KIND_CONFIGURATION\x10\x032\xcc\x05\n" +
 	"\vDestination\x12W\n" +
 	"\x06Schema\x12%.exportd.destination.v1.SchemaRequest\x1a&.exportd.destination.v1.SchemaResponse\x12`\n" +
 	"\tConfigure\x12(.exportd.destination.v1.ConfigureRequest\x1a).exportd.destination.v1.ConfigureResponse\x12T\n" +
@@ -1562,7 +1658,8 @@ const file_destination_proto_rawDesc = "" +
 	"\x05Begin\x12$.exportd.destination.v1.BeginRequest\x1a%.exportd.destination.v1.BeginResponse\x12N\n" +
 	"\x03Put\x12\".exportd.destination.v1.PutRequest\x1a#.exportd.destination.v1.PutResponse\x12W\n" +
 	"\x06Commit\x12%.exportd.destination.v1.CommitRequest\x1a&.exportd.destination.v1.CommitResponse\x12T\n" +
-	"\x05Abort\x12$.exportd.destination.v1.AbortRequest\x1a%.exportd.destination.v1.AbortResponseBCZAgithub.com/exportd/exportd/sdk/proto/destination/v1;destinationv1b\x06proto3"
+	"\x05Abort\x12$.exportd.destination.v1.AbortRequest\x1a%.exportd.destination.v1.AbortResponse\x12W\n" +
+	"\x06Remove\x12%.exportd.destination.v1.RemoveRequest\x1a&.exportd.destination.v1.RemoveResponseBCZAgithub.com/exportd/exportd/sdk/proto/destination/v1;destinationv1b\x06proto3"
 
 var (
 	file_destination_proto_rawDescOnce sync.Once
@@ -1577,7 +1674,7 @@ func file_destination_proto_rawDescGZIP() []byte {
 }
 
 var file_destination_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_destination_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_destination_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_destination_proto_goTypes = []any{
 	(AttributeType)(0),            // 0: exportd.destination.v1.AttributeType
 	(ErrorKind)(0),                // 1: exportd.destination.v1.ErrorKind
@@ -1587,51 +1684,55 @@ var file_destination_proto_goTypes = []any{
 	(*Attribute)(nil),             // 5: exportd.destination.v1.Attribute
 	(*ConfigureRequest)(nil),      // 6: exportd.destination.v1.ConfigureRequest
 	(*ConfigureResponse)(nil),     // 7: exportd.destination.v1.ConfigureResponse
-	(*CheckRequest)(nil),          // 8: exportd.destination.v1.CheckRequest
-	(*CheckResponse)(nil),         // 9: exportd.destination.v1.CheckResponse
-	(*BeginRequest)(nil),          // 10: exportd.destination.v1.BeginRequest
-	(*BeginResponse)(nil),         // 11: exportd.destination.v1.BeginResponse
-	(*File)(nil),                  // 12: exportd.destination.v1.File
-	(*PutRequest)(nil),            // 13: exportd.destination.v1.PutRequest
-	(*PutResponse)(nil),           // 14: exportd.destination.v1.PutResponse
-	(*TableManifest)(nil),         // 15: exportd.destination.v1.TableManifest
-	(*Column)(nil),                // 16: exportd.destination.v1.Column
-	(*ManifestFile)(nil),          // 17: exportd.destination.v1.ManifestFile
-	(*CommitRequest)(nil),         // 18: exportd.destination.v1.CommitRequest
-	(*CommitResponse)(nil),        // 19: exportd.destination.v1.CommitResponse
-	(*AbortRequest)(nil),          // 20: exportd.destination.v1.AbortRequest
-	(*AbortResponse)(nil),         // 21: exportd.destination.v1.AbortResponse
-	(*ErrorDetail)(nil),           // 22: exportd.destination.v1.ErrorDetail
-	(*timestamppb.Timestamp)(nil), // 23: google.protobuf.Timestamp
+	(*RemoveRequest)(nil),         // 8: exportd.destination.v1.RemoveRequest
+	(*RemoveResponse)(nil),        // 9: exportd.destination.v1.RemoveResponse
+	(*CheckRequest)(nil),          // 10: exportd.destination.v1.CheckRequest
+	(*CheckResponse)(nil),         // 11: exportd.destination.v1.CheckResponse
+	(*BeginRequest)(nil),          // 12: exportd.destination.v1.BeginRequest
+	(*BeginResponse)(nil),         // 13: exportd.destination.v1.BeginResponse
+	(*File)(nil),                  // 14: exportd.destination.v1.File
+	(*PutRequest)(nil),            // 15: exportd.destination.v1.PutRequest
+	(*PutResponse)(nil),           // 16: exportd.destination.v1.PutResponse
+	(*TableManifest)(nil),         // 17: exportd.destination.v1.TableManifest
+	(*Column)(nil),                // 18: exportd.destination.v1.Column
+	(*ManifestFile)(nil),          // 19: exportd.destination.v1.ManifestFile
+	(*CommitRequest)(nil),         // 20: exportd.destination.v1.CommitRequest
+	(*CommitResponse)(nil),        // 21: exportd.destination.v1.CommitResponse
+	(*AbortRequest)(nil),          // 22: exportd.destination.v1.AbortRequest
+	(*AbortResponse)(nil),         // 23: exportd.destination.v1.AbortResponse
+	(*ErrorDetail)(nil),           // 24: exportd.destination.v1.ErrorDetail
+	(*timestamppb.Timestamp)(nil), // 25: google.protobuf.Timestamp
 }
 var file_destination_proto_depIdxs = []int32{
 	5,  // 0: exportd.destination.v1.SchemaResponse.attributes:type_name -> exportd.destination.v1.Attribute
 	4,  // 1: exportd.destination.v1.SchemaResponse.capabilities:type_name -> exportd.destination.v1.Capabilities
 	0,  // 2: exportd.destination.v1.Attribute.type:type_name -> exportd.destination.v1.AttributeType
-	23, // 3: exportd.destination.v1.BeginRequest.time:type_name -> google.protobuf.Timestamp
-	23, // 4: exportd.destination.v1.BeginRequest.previous_time:type_name -> google.protobuf.Timestamp
-	12, // 5: exportd.destination.v1.PutRequest.file:type_name -> exportd.destination.v1.File
-	23, // 6: exportd.destination.v1.TableManifest.carried:type_name -> google.protobuf.Timestamp
-	16, // 7: exportd.destination.v1.TableManifest.columns:type_name -> exportd.destination.v1.Column
-	17, // 8: exportd.destination.v1.TableManifest.file_list:type_name -> exportd.destination.v1.ManifestFile
-	15, // 9: exportd.destination.v1.CommitRequest.tables:type_name -> exportd.destination.v1.TableManifest
+	25, // 3: exportd.destination.v1.BeginRequest.time:type_name -> google.protobuf.Timestamp
+	25, // 4: exportd.destination.v1.BeginRequest.previous_time:type_name -> google.protobuf.Timestamp
+	14, // 5: exportd.destination.v1.PutRequest.file:type_name -> exportd.destination.v1.File
+	25, // 6: exportd.destination.v1.TableManifest.carried:type_name -> google.protobuf.Timestamp
+	18, // 7: exportd.destination.v1.TableManifest.columns:type_name -> exportd.destination.v1.Column
+	19, // 8: exportd.destination.v1.TableManifest.file_list:type_name -> exportd.destination.v1.ManifestFile
+	17, // 9: exportd.destination.v1.CommitRequest.tables:type_name -> exportd.destination.v1.TableManifest
 	1,  // 10: exportd.destination.v1.ErrorDetail.kind:type_name -> exportd.destination.v1.ErrorKind
 	2,  // 11: exportd.destination.v1.Destination.Schema:input_type -> exportd.destination.v1.SchemaRequest
 	6,  // 12: exportd.destination.v1.Destination.Configure:input_type -> exportd.destination.v1.ConfigureRequest
-	8,  // 13: exportd.destination.v1.Destination.Check:input_type -> exportd.destination.v1.CheckRequest
-	10, // 14: exportd.destination.v1.Destination.Begin:input_type -> exportd.destination.v1.BeginRequest
-	13, // 15: exportd.destination.v1.Destination.Put:input_type -> exportd.destination.v1.PutRequest
-	18, // 16: exportd.destination.v1.Destination.Commit:input_type -> exportd.destination.v1.CommitRequest
-	20, // 17: exportd.destination.v1.Destination.Abort:input_type -> exportd.destination.v1.AbortRequest
-	3,  // 18: exportd.destination.v1.Destination.Schema:output_type -> exportd.destination.v1.SchemaResponse
-	7,  // 19: exportd.destination.v1.Destination.Configure:output_type -> exportd.destination.v1.ConfigureResponse
-	9,  // 20: exportd.destination.v1.Destination.Check:output_type -> exportd.destination.v1.CheckResponse
-	11, // 21: exportd.destination.v1.Destination.Begin:output_type -> exportd.destination.v1.BeginResponse
-	14, // 22: exportd.destination.v1.Destination.Put:output_type -> exportd.destination.v1.PutResponse
-	19, // 23: exportd.destination.v1.Destination.Commit:output_type -> exportd.destination.v1.CommitResponse
-	21, // 24: exportd.destination.v1.Destination.Abort:output_type -> exportd.destination.v1.AbortResponse
-	18, // [18:25] is the sub-list for method output_type
-	11, // [11:18] is the sub-list for method input_type
+	10, // 13: exportd.destination.v1.Destination.Check:input_type -> exportd.destination.v1.CheckRequest
+	12, // 14: exportd.destination.v1.Destination.Begin:input_type -> exportd.destination.v1.BeginRequest
+	15, // 15: exportd.destination.v1.Destination.Put:input_type -> exportd.destination.v1.PutRequest
+	20, // 16: exportd.destination.v1.Destination.Commit:input_type -> exportd.destination.v1.CommitRequest
+	22, // 17: exportd.destination.v1.Destination.Abort:input_type -> exportd.destination.v1.AbortRequest
+	8,  // 18: exportd.destination.v1.Destination.Remove:input_type -> exportd.destination.v1.RemoveRequest
+	3,  // 19: exportd.destination.v1.Destination.Schema:output_type -> exportd.destination.v1.SchemaResponse
+	7,  // 20: exportd.destination.v1.Destination.Configure:output_type -> exportd.destination.v1.ConfigureResponse
+	11, // 21: exportd.destination.v1.Destination.Check:output_type -> exportd.destination.v1.CheckResponse
+	13, // 22: exportd.destination.v1.Destination.Begin:output_type -> exportd.destination.v1.BeginResponse
+	16, // 23: exportd.destination.v1.Destination.Put:output_type -> exportd.destination.v1.PutResponse
+	21, // 24: exportd.destination.v1.Destination.Commit:output_type -> exportd.destination.v1.CommitResponse
+	23, // 25: exportd.destination.v1.Destination.Abort:output_type -> exportd.destination.v1.AbortResponse
+	9,  // 26: exportd.destination.v1.Destination.Remove:output_type -> exportd.destination.v1.RemoveResponse
+	19, // [19:27] is the sub-list for method output_type
+	11, // [11:19] is the sub-list for method input_type
 	11, // [11:11] is the sub-list for extension type_name
 	11, // [11:11] is the sub-list for extension extendee
 	0,  // [0:11] is the sub-list for field type_name
@@ -1649,7 +1750,7 @@ func file_destination_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_destination_proto_rawDesc), len(file_destination_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   21,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

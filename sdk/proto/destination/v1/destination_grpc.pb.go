@@ -42,6 +42,7 @@ const (
 	Destination_Put_FullMethodName       = "/exportd.destination.v1.Destination/Put"
 	Destination_Commit_FullMethodName    = "/exportd.destination.v1.Destination/Commit"
 	Destination_Abort_FullMethodName     = "/exportd.destination.v1.Destination/Abort"
+	Destination_Remove_FullMethodName    = "/exportd.destination.v1.Destination/Remove"
 )
 
 // DestinationClient is the client API for Destination service.
@@ -67,6 +68,12 @@ type DestinationClient interface {
 	// Abort releases what an unfinished export holds. It never makes the
 	// export visible. Aborting an unknown handle succeeds.
 	Abort(ctx context.Context, in *AbortRequest, opts ...grpc.CallOption) (*AbortResponse, error)
+	// Remove forgets a configured destination and what it holds, once the
+	// daemon no longer uses it (a run-time registration changed or
+	// deleted). Exports begun before are not affected. Removing an unknown
+	// destination succeeds. A plugin that predates Remove answers
+	// Unimplemented and keeps the destination until it restarts.
+	Remove(ctx context.Context, in *RemoveRequest, opts ...grpc.CallOption) (*RemoveResponse, error)
 }
 
 type destinationClient struct {
@@ -147,6 +154,16 @@ func (c *destinationClient) Abort(ctx context.Context, in *AbortRequest, opts ..
 	return out, nil
 }
 
+func (c *destinationClient) Remove(ctx context.Context, in *RemoveRequest, opts ...grpc.CallOption) (*RemoveResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RemoveResponse)
+	err := c.cc.Invoke(ctx, Destination_Remove_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // DestinationServer is the server API for Destination service.
 // All implementations must embed UnimplementedDestinationServer
 // for forward compatibility.
@@ -170,6 +187,12 @@ type DestinationServer interface {
 	// Abort releases what an unfinished export holds. It never makes the
 	// export visible. Aborting an unknown handle succeeds.
 	Abort(context.Context, *AbortRequest) (*AbortResponse, error)
+	// Remove forgets a configured destination and what it holds, once the
+	// daemon no longer uses it (a run-time registration changed or
+	// deleted). Exports begun before are not affected. Removing an unknown
+	// destination succeeds. A plugin that predates Remove answers
+	// Unimplemented and keeps the destination until it restarts.
+	Remove(context.Context, *RemoveRequest) (*RemoveResponse, error)
 	mustEmbedUnimplementedDestinationServer()
 }
 
@@ -200,6 +223,9 @@ func (UnimplementedDestinationServer) Commit(context.Context, *CommitRequest) (*
 }
 func (UnimplementedDestinationServer) Abort(context.Context, *AbortRequest) (*AbortResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Abort not implemented")
+}
+func (UnimplementedDestinationServer) Remove(context.Context, *RemoveRequest) (*RemoveResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Remove not implemented")
 }
 func (UnimplementedDestinationServer) mustEmbedUnimplementedDestinationServer() {}
 func (UnimplementedDestinationServer) testEmbeddedByValue()                     {}
@@ -348,6 +374,24 @@ func _Destination_Abort_Handler(srv interface{}, ctx context.Context, dec func(i
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Destination_Remove_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RemoveRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DestinationServer).Remove(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Destination_Remove_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DestinationServer).Remove(ctx, req.(*RemoveRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Destination_ServiceDesc is the grpc.ServiceDesc for Destination service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -382,6 +426,10 @@ var Destination_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Abort",
 			Handler:    _Destination_Abort_Handler,
+		},
+		{
+			MethodName: "Remove",
+			Handler:    _Destination_Remove_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
