@@ -133,6 +133,12 @@ func TestDestinationsRegisteredAtRunTime(t *testing.T) {
 		t.Fatal("a deleted registration received a dump")
 	}
 
+	// validate refuses a file with a destination named like a registered one.
+	clash := writeConfig(t, registryConfig(t, ns.URL, plugins, fmt.Sprintf("destination \"localfs\" \"reg1\" {\n  account = \"a1\"\n  path = %q\n}\n", d1)))
+	if _, errOut, code := runCLI(t, "validate", "-config", clash); code != 1 || !strings.Contains(errOut, "error: Destination also registered") {
+		t.Fatalf("validate of a file naming a registered destination: exit %d\n%s", code, errOut)
+	}
+
 	// What the CLI shows, and how it refuses.
 	if out, _, code := cli("list", "-account", "a2"); code != 0 || !strings.Contains(out, "reg2") || strings.Contains(out, "reg1") {
 		t.Fatalf("list: exit %d\n%s", code, out)

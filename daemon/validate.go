@@ -8,6 +8,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/exportd/exportd/internal/service"
 	"github.com/exportd/exportd/sdk"
 )
 
@@ -33,6 +34,9 @@ func cmdValidate(args []string) int {
 		return 1
 	}
 	defer svc.Close()
+	if !checkRegistry(ctx, svc) {
+		return 1
+	}
 
 	accounts := map[string]int{}
 	for _, d := range cfg.Destinations {
@@ -70,4 +74,19 @@ func cmdValidate(args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// checkRegistry refuses a configuration whose destinations share a name
+// with registered ones. A registry it cannot reach is said, not fatal:
+// validate also checks files on machines without NATS.
+func checkRegistry(ctx context.Context, svc *service.Service) bool {
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	diags, err := svc.CheckRegistry(rctx)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "exportd: note: %v; names the file shares with registered destinations are found when the daemon loads it\n", err)
+		return true
+	}
+	printDiagnostics(svc.Config, diags)
+	return !diags.HasErrors()
 }

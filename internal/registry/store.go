@@ -201,3 +201,16 @@ func decodeEntry(e jetstream.KeyValueEntry) (Entry, error) {
 func conflict(err error) bool {
 	return errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch)
 }
+
+// Bind returns the registry bucket if it exists, without creating it;
+// ok is false when nothing was ever registered.
+func Bind(ctx context.Context, js jetstream.JetStream, prefix string) (s *Store, ok bool, err error) {
+	kv, err := js.KeyValue(ctx, prefix+BucketSuffix)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("open KV bucket %s%s: %w", prefix, BucketSuffix, err)
+	}
+	return &Store{kv: kv}, true, nil
+}
