@@ -78,6 +78,8 @@ type Entry struct {
 	refs    int
 	retired bool
 	dest    *pluginhost.Destination
+	// used is when a snapshot last held the entry.
+	used time.Time
 }
 
 // New returns an empty catalog over the plugins of host. ctx bounds the
@@ -183,6 +185,7 @@ func (s *Snapshot) Release() {
 func (e *Entry) release() {
 	e.mu.Lock()
 	e.refs--
+	e.used = time.Now()
 	idle := e.refs == 0 && e.retired
 	e.mu.Unlock()
 	if idle {
@@ -248,15 +251,20 @@ func (c *Catalog) remove(e *Entry) {
 	d := e.dest
 	e.dest = nil
 	e.mu.Unlock()
-	if d == nil {
-		return
+	if d != nil {
+		c.removeDest(d)
 	}
+}
+
+// removeDest removes a configured destination from its plugin, in the
+// background.
+func (c *Catalog) removeDest(d *pluginhost.Destination) {
 	go func() {
 		ctx, cancel := context.WithTimeout(c.ctx, removeTimeout)
 		defer cancel()
 		if err := d.Remove(ctx); err != nil {
 			c.log.Warn("removing a destination from its plugin failed; it stays there until the plugin restarts",
-				"destination", e.Name, "plugin", e.Plugin, "error", err)
+				"destination", d.Name(), "plugin", d.Plugin(), "error", err)
 		}
 	}()
 }

@@ -271,3 +271,28 @@ func TestReplicasApplyLive(t *testing.T) {
 		}
 	}
 }
+
+// TestIdleRegistrationsLeaveThePlugin: a registered destination no export
+// used for a while is removed from its plugin, and configured again at its
+// next use; one in use is never removed.
+func TestIdleRegistrationsLeaveThePlugin(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c := newCatalog(t, "")
+	dir := t.TempDir()
+	c.Apply(ctx, registry.Change{Name: "d1", Entry: localfsEntry("d1", "acme", dir, 1)})
+	held := c.Snapshot("acme")
+	inUse := open(t, held, "d1")
+	go c.EvictIdle(ctx, 50*time.Millisecond)
+	time.Sleep(200 * time.Millisecond)
+	if got := where(t, inUse); got != dir {
+		t.Fatalf("a destination in use was removed: %s", got)
+	}
+	held.Release()
+	eventually(t, "the idle destination is removed", func() bool { return strings.HasPrefix(where(t, inUse), "error: ") })
+	again := c.Snapshot("acme")
+	defer again.Release()
+	if got := where(t, open(t, again, "d1")); got != dir {
+		t.Fatalf("configured again: %s", got)
+	}
+}

@@ -31,6 +31,9 @@ type Destination struct {
 
 var _ sdk.Destination = (*Destination)(nil)
 
+// Name returns the destination's name.
+func (d *Destination) Name() string { return d.info.Name }
+
 // Plugin returns the name of the destination's plugin.
 func (d *Destination) Plugin() string { return d.plugin }
 

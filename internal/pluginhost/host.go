@@ -231,6 +231,17 @@ func (h *Host) Declare(s Spec) bool {
 	return slices.Equal(p.spec.Env, s.Env) && p.spec.Path == s.Path && p.spec.SHA256 == s.SHA256
 }
 
+// PID returns the process id of a running plugin, 0 when it is not
+// running.
+func (h *Host) PID(name string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if p, ok := h.plugins[name]; ok && p.client != nil {
+		return p.client.PID()
+	}
+	return 0
+}
+
 // Schema returns a launched plugin's schema.
 func (h *Host) Schema(name string) (sdk.Schema, error) {
 	h.mu.Lock()

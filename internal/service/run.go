@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/exportd/exportd/internal/catalog"
 	"github.com/exportd/exportd/internal/job"
 	"github.com/exportd/exportd/internal/metrics"
 	"github.com/exportd/exportd/internal/trigger"
@@ -72,6 +73,7 @@ func (s *Service) Run(ctx context.Context) error {
 		return err
 	}
 	defer api.Unsubscribe()
+	go s.Catalog.EvictIdle(ctx, catalog.DefaultIdleTimeout)
 	engine := s.engine(c, spool)
 	stopReporting, err := s.startReporting(ctx, c, cons, engine)
 	if err != nil {

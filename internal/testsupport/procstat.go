@@ -110,3 +110,21 @@ func TreeCPU(pid int) (time.Duration, error) {
 	}
 	return total, nil
 }
+
+// CurrentRSS reads a live process's resident memory now (VmRSS), in
+// bytes.
+func CurrentRSS(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		if rest, ok := bytes.CutPrefix(line, []byte("VmRSS:")); ok {
+			if f := bytes.Fields(rest); len(f) > 0 {
+				kb, err := strconv.ParseInt(string(f[0]), 10, 64)
+				return kb << 10, err
+			}
+		}
+	}
+	return 0, fmt.Errorf("/proc/%d/status has no VmRSS", pid)
+}
