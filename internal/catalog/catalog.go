@@ -260,7 +260,7 @@ func (c *Catalog) remove(e *Entry) {
 // background.
 func (c *Catalog) removeDest(d *pluginhost.Destination) {
 	go func() {
-		ctx, cancel := context.WithTimeout(c.ctx, removeTimeout)
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(c.ctx), removeTimeout)
 		defer cancel()
 		if err := d.Remove(ctx); err != nil {
 			c.log.Warn("removing a destination from its plugin failed; it stays there until the plugin restarts",
