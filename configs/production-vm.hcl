@@ -143,6 +143,21 @@ destination "azblob" "hooli" {
   encryption_scope = "platform-dumps-cmk"
 }
 
+# Customers' destinations registered at run time by the platform's app
+# (exportd destinations put, or a request on exportd.api.destinations.put)
+# live in the <kv_prefix>_registry bucket of the NATS cluster, beside those
+# of this file. Their sensitive attributes (an Azure SAS token, say) are
+# sealed with the first key of key_file; every key of it opens. The file
+# belongs to the daemon's user and nobody else may read it (chmod 600):
+#   exportd destinations keygen -id k2026a >  /etc/exportd/registry.key
+#   chmod 600 /etc/exportd/registry.key; chown exportd: /etc/exportd/registry.key
+# Every replica needs the same file. plugins limits what the app may
+# register: never localfs, which would write where the VM lets it.
+registry {
+  key_file = "/etc/exportd/registry.key"
+  plugins  = ["s3legacy", "gcs", "azblob"]
+}
+
 # Outcomes for the platform team: exports that failed for good and
 # destinations that recovered, signed with a shared secret, to the
 # platform's own receiver; and the same as Slack messages. A Slack
