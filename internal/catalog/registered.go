@@ -133,7 +133,11 @@ func (c *Catalog) Try(ctx context.Context, info sdk.DestinationInfo, plugin stri
 	if !check {
 		return "", nil
 	}
-	return d.Check(ctx)
+	msg, err := d.Check(ctx)
+	if err != nil {
+		return "", &registry.CheckError{Err: err}
+	}
+	return msg, nil
 }
 
 // CheckStatic runs the Check of a destination of the HCL configuration.

@@ -23,7 +23,7 @@ type Plugins interface {
 	Schema(ctx context.Context, plugin string) (sdk.Schema, error)
 	// Try configures a destination in its plugin, apart from any in use,
 	// runs its Check when check is set, and releases it. It returns the
-	// check's verdict.
+	// check's verdict; an error of the check itself is a *CheckError.
 	Try(ctx context.Context, info sdk.DestinationInfo, plugin string, cfg sdk.Config, check bool) (string, error)
 	// CheckStatic runs the Check of a destination of the HCL
 	// configuration, as the daemon has it configured.
@@ -31,6 +31,13 @@ type Plugins interface {
 	// Static reports whether the HCL configuration defines the name.
 	Static(name string) bool
 }
+
+// CheckError is the error of a destination's Check, as Plugins.Try
+// returns it: the configuration was accepted, the check failed.
+type CheckError struct{ Err error }
+
+func (e *CheckError) Error() string { return e.Err.Error() }
+func (e *CheckError) Unwrap() error { return e.Err }
 
 // Server answers the API's requests. Its fields are set once before use.
 type Server struct {
@@ -105,7 +112,7 @@ func (s *Server) put(ctx context.Context, data []byte) Reply {
 	verdict, err := s.Plugins.Try(ctx, info, req.Plugin, dec.Config, req.Check)
 	if err != nil {
 		code := CodeInvalid
-		if req.Check && sdk.KindOf(err) != sdk.KindConfiguration {
+		if ce := (*CheckError)(nil); errors.As(err, &ce) {
 			code = CodeCheckFailed
 		}
 		msg := Redact(err.Error(), dec.Secrets)
