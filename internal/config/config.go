@@ -520,24 +520,3 @@ func RegisteredDestination(plugin, name string, body hcl.Body, rng hcl.Range) (D
 	dst.Registered = true
 	return dst, d.diags
 }
-
-// DestinationsFor returns the enabled destinations of an account.
-func (c *Config) DestinationsFor(account string) []Destination {
-	var out []Destination
-	for _, d := range c.Destinations {
-		if d.Enabled && d.Account == account {
-			out = append(out, d)
-		}
-	}
-	return out
-}
-
-// Destination returns the destination called name, if any.
-func (c *Config) Destination(name string) (Destination, bool) {
-	for _, d := range c.Destinations {
-		if d.Name == name {
-			return d, true
-		}
-	}
-	return Destination{}, false
-}

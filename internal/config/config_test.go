@@ -92,7 +92,6 @@ func TestParseFull(t *testing.T) {
 		{"tables", strings.Join(c.Destinations[0].Tables, ","), "companies"},
 		{"enabled default", c.Destinations[0].Enabled, true},
 		{"disabled", c.Destinations[1].Enabled, false},
-		{"enabled for account", len(c.DestinationsFor("acme")), 1},
 		{"http default", c.HTTP.Listen, DefaultHTTPListen},
 		{"profiling off by default", c.HTTP.Pprof, false},
 	}
