@@ -34,7 +34,8 @@ const (
 // Catalog is the live list of destinations. Its methods are safe for
 // concurrent use.
 //
-// Lock order: Catalog.mu before Entry.mu.
+// Lock order: Entry.openMu, then Catalog.mu, then Entry.mu. Nothing
+// waits on a plugin while holding Catalog.mu or Entry.mu.
 type Catalog struct {
 	host *pluginhost.Host
 	log  *slog.Logger
@@ -73,7 +74,9 @@ type Entry struct {
 	// record is a registered destination's record, for decoding it again.
 	record registry.Entry
 
-	c       *Catalog
+	c *Catalog
+	// openMu serialises configuring the entry in its plugin.
+	openMu  sync.Mutex
 	mu      sync.Mutex
 	refs    int
 	retired bool
@@ -200,19 +203,30 @@ func (e *Entry) Open(ctx context.Context) (sdk.Destination, error) {
 	if e.err != nil {
 		return nil, e.err
 	}
+	// openMu, not mu, is held while the plugin configures: snapshots of
+	// other exports must not wait for it.
+	e.openMu.Lock()
+	defer e.openMu.Unlock()
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.dest != nil {
-		return e.dest, nil
-	}
-	if e.retired && e.refs == 0 {
-		return nil, sdk.Permanent(fmt.Errorf("destination %s was changed or removed", e.Name))
+	d := e.dest
+	e.mu.Unlock()
+	if d != nil {
+		return d, nil
 	}
 	d, err := e.c.configure(ctx, e)
 	if err != nil {
 		return nil, err
 	}
-	e.dest = d
+	e.mu.Lock()
+	gone := e.retired && e.refs == 0
+	if !gone {
+		e.dest = d
+	}
+	e.mu.Unlock()
+	if gone {
+		e.c.removeDest(d)
+		return nil, sdk.Retryable(fmt.Errorf("destination %s was changed or removed meanwhile", e.Name))
+	}
 	return d, nil
 }
 

@@ -40,8 +40,7 @@ func (c *Catalog) Apply(ctx context.Context, ch registry.Change) {
 		return // a watch replaying what the catalog has
 	}
 	if old != nil && old.same(e) {
-		old.Revision = e.Revision // nothing to configure again
-		return
+		return // nothing to configure again
 	}
 	c.registered[ch.Name] = e
 	if old != nil {
