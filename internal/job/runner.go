@@ -18,7 +18,9 @@
 // (recommit.go), completes re-exports of some tables with the tables
 // they carry over (carry.go), coalesces and rate-limits re-export
 // requests (reexport.go, coalesce.go), and tells the trigger whether to
-// acknowledge, retry or give up.
+// acknowledge, retry or give up. It finds an account's destinations in a
+// Catalog (catalog.go), whose snapshot keeps their configuration, however
+// it changes meanwhile, until the export ends.
 package job
 
 import (
