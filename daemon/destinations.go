@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/exportd/exportd/internal/config"
 	"github.com/exportd/exportd/internal/registry"
 )
 
@@ -54,6 +55,7 @@ func cmdDestinations(args []string) int {
 type apiFlags struct {
 	config  *string
 	url     *string
+	creds   *string
 	timeout *time.Duration
 	json    *bool
 }
@@ -62,6 +64,7 @@ func newAPIFlags(fs *flag.FlagSet) apiFlags {
 	return apiFlags{
 		config:  fs.String("config", "", "configuration `file` whose NATS to use"),
 		url:     fs.String("nats", "", "NATS `url` (overrides the configuration)"),
+		creds:   fs.String("creds", "", "NATS credentials `file` to sign in with (overrides the configuration's): the user allowed to use the API"),
 		timeout: fs.Duration("timeout", 90*time.Second, "how long to wait for the answer"),
 		json:    fs.Bool("json", false, "print the daemon's answer as JSON"),
 	}
@@ -74,6 +77,14 @@ func (f apiFlags) call(op string, req any) (registry.Reply, bool) {
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "exportd destinations %s: %v\n", op, err)
 		return registry.Reply{}, false
+	}
+	if *f.creds != "" {
+		c := config.Config{}
+		if cfg != nil {
+			c = *cfg
+		}
+		c.NATS.CredentialsFile, c.NATS.Token, c.NATS.NKeyFile = *f.creds, "", ""
+		cfg = &c
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *f.timeout)
 	defer cancel()

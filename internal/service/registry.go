@@ -97,3 +97,22 @@ func (s *Service) serveAPI(ctx context.Context, c *conn, store *registry.Store) 
 	}
 	return sub, nil
 }
+
+// reseal seals again with the current key the registered destinations'
+// values sealed with an older one, so that the operator can retire it
+// (see README, Rotating the key). Every replica does so after startup and
+// each reload; compare-and-set lets one of them write each record.
+func (s *Service) reseal(ctx context.Context) {
+	store := s.store.Load()
+	if store == nil {
+		return
+	}
+	_, keys := s.Catalog.Settings()
+	n, err := registry.Reseal(ctx, store, keys)
+	if err != nil && ctx.Err() == nil {
+		s.Log.Warn("sealing registered destinations again with the current key failed for some", "key", keys.Current(), "error", err)
+	}
+	if n > 0 {
+		s.Log.Info("registered destinations sealed again with the current key", "key", keys.Current(), "destinations", n)
+	}
+}

@@ -46,6 +46,7 @@ func (s *Service) Reload(ctx context.Context, path string) (Reloaded, hcl.Diagno
 	}
 	staged.Commit()
 	s.Catalog.Redecode(ctx)
+	go s.reseal(ctx)
 	r.Added, r.Changed, r.Removed = staged.Added, staged.Changed, staged.Removed
 	r.RestartNeeded = append(s.Config.RestartNeeded(next), staged.RestartNeeded...)
 	s.Log.Info("configuration reloaded", "config", next.Filename,

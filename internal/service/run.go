@@ -68,6 +68,8 @@ func (s *Service) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	s.store.Store(store)
+	go s.reseal(ctx)
 	api, err := s.serveAPI(ctx, c, store)
 	if err != nil {
 		return err

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/exportd/exportd/internal/catalog"
@@ -45,6 +46,8 @@ type Service struct {
 
 	// reloadMu serialises reloads.
 	reloadMu sync.Mutex
+	// store is the registry, once Run opened it.
+	store atomic.Pointer[registry.Store]
 }
 
 // Build checks the configuration completely and prepares everything it
