@@ -40,13 +40,7 @@ func runCLI(t *testing.T, args ...string) (string, string, int) {
 func registryConfig(t *testing.T, natsURL, pluginDir, extra string) string {
 	t.Helper()
 	keyFile := filepath.Join(t.TempDir(), "registry.key")
-	line, err := registry.NewKeyLine("k1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, []byte(line+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	writeKeys(t, keyFile, newKey(t, "k1"))
 	return fmt.Sprintf(`
 data_dir   = %q
 plugin_dir = %q
@@ -216,5 +210,52 @@ func TestReloadOnHangup(t *testing.T) {
 	}
 	if strings.Contains(d.out.String(), "exportd stopped") {
 		t.Fatal("the daemon stopped")
+	}
+}
+
+func newKey(t *testing.T, id string) string {
+	t.Helper()
+	line, err := registry.NewKeyLine(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return line
+}
+
+func writeKeys(t *testing.T, path string, lines ...string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestKeyRotation: with a new key put first in the key file, a reload
+// makes the daemon seal registered secrets again with it.
+func TestKeyRotation(t *testing.T) {
+	t.Parallel()
+	ns := testsupport.StartNATS(t)
+	cfg := registryConfig(t, ns.URL, testsupport.PluginDir(t, "azblob"), "")
+	keyFile := cfg[strings.Index(cfg, "key_file = ")+len("key_file = ")+1:]
+	keyFile = keyFile[:strings.Index(keyFile, `"`)]
+	k1, err := os.ReadFile(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemon(t, writeConfig(t, cfg))
+	d.waitLog(t, "exportd running", time.Minute)
+	out, errOut, code := runCLI(t, "destinations", "put", "-nats", ns.URL, "-plugin", "azblob", "-name", "umbrella", "-account", "umbrella",
+		"-set", "storage_account=umbrelladata", "-set", "container=dumps",
+		"-set", "sas_token=sv=2024-05-04&sp=cw&se=2030-01-01T00%3A00%3A00Z&sr=c&sig=c2VjcmV0")
+	if code != 0 {
+		t.Fatalf("put: exit %d\n%s%s", code, out, errOut)
+	}
+	writeKeys(t, keyFile, newKey(t, "k2"), strings.TrimSpace(string(k1)))
+	if err := d.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	d.waitLog(t, `sealed again with the current key" key=k2 destinations=1`, 30*time.Second)
+	out, errOut, code = runCLI(t, "destinations", "get", "-nats", ns.URL, "-name", "umbrella")
+	if code != 0 || !strings.Contains(out, "sealed with key(s): k2") || strings.Contains(out, "c2VjcmV0") {
+		t.Fatalf("get: exit %d\n%s%s", code, out, errOut)
 	}
 }
