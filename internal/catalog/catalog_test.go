@@ -296,3 +296,36 @@ func TestIdleRegistrationsLeaveThePlugin(t *testing.T) {
 		t.Fatalf("configured again: %s", got)
 	}
 }
+
+// TestPluginPermissionFollowsTheConfiguration: registrations of a plugin
+// that registry { plugins } no longer allows stop being used after a
+// reload, and come back when it allows it again.
+func TestPluginPermissionFollowsTheConfiguration(t *testing.T) {
+	ctx := context.Background()
+	c := newCatalog(t, `registry { plugins = ["localfs"] }`)
+	c.Apply(ctx, registry.Change{Name: "d1", Entry: localfsEntry("d1", "acme", t.TempDir(), 1)})
+	usable := func() error {
+		s := c.Snapshot("acme")
+		defer s.Release()
+		_, err := s.Entries()[0].Open(ctx)
+		return err
+	}
+	for _, step := range []struct {
+		hcl  string
+		want string
+	}{
+		{`registry { plugins = ["s3legacy"] }`, "may not be used by registered destinations"},
+		{`registry { plugins = ["localfs"] }`, ""},
+	} {
+		staged, diags := c.Stage(ctx, parseConfig(t, step.hcl), nil)
+		if diags.HasErrors() {
+			t.Fatal(diags)
+		}
+		staged.Commit()
+		c.Redecode(ctx)
+		err := usable()
+		if (step.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), step.want)) {
+			t.Fatalf("with %s: %v", step.hcl, err)
+		}
+	}
+}

@@ -65,12 +65,16 @@ func (c *Catalog) decode(ctx context.Context, r registry.Entry) *Entry {
 		Name: r.Name, Plugin: r.Plugin, Account: r.Account, Tables: r.Tables, Enabled: r.Enabled,
 		Origin: FromRegistry, Revision: r.Revision, record: r, c: c,
 	}
+	conf, keys := c.Settings()
+	if conf != nil && !conf.Registry.AllowsPlugin(r.Plugin) {
+		e.err = sdk.ConfigError("", fmt.Errorf("registered destination %s: plugin %s may not be used by registered destinations (registry { plugins } of the daemon's configuration)", r.Name, r.Plugin))
+		return e
+	}
 	schema, err := c.Schema(ctx, r.Plugin)
 	if err != nil {
 		e.err = sdk.ConfigError("", fmt.Errorf("registered destination %s: plugin %s: %w", r.Name, r.Plugin, err))
 		return e
 	}
-	conf, keys := c.Settings()
 	dec, err := registry.Decode(conf, r, keys, schema)
 	if err != nil {
 		e.err = sdk.ConfigError("", fmt.Errorf("registered destination %s: %w", r.Name, err))
@@ -81,26 +85,30 @@ func (c *Catalog) decode(ctx context.Context, r registry.Entry) *Entry {
 }
 
 // Redecode decodes again the registered destinations that could not be
-// used, as after a reload brought a key or a plugin they lacked.
+// used, and those whose plugin the configuration no longer allows, as a
+// reload may bring a key or a plugin they lacked, or take a plugin's
+// permission away.
 func (c *Catalog) Redecode(ctx context.Context) {
+	conf, _ := c.Settings()
 	c.mu.Lock()
-	var broken []registry.Entry
+	var stale []registry.Entry
 	for _, e := range c.registered {
-		if e.err != nil {
-			broken = append(broken, e.record)
+		if e.err != nil || !conf.Registry.AllowsPlugin(e.Plugin) {
+			stale = append(stale, e.record)
 		}
 	}
 	c.mu.Unlock()
-	for _, r := range broken {
+	for _, r := range stale {
 		e := c.decode(ctx, r)
-		if e.err != nil {
-			continue
-		}
 		c.mu.Lock()
-		if old := c.registered[r.Name]; old != nil && old.Revision == r.Revision && old.err != nil {
+		if old := c.registered[r.Name]; old != nil && old.Revision == r.Revision {
 			c.registered[r.Name] = e
 			c.retire(old)
-			c.log.Info("registered destination can be used now", "destination", r.Name)
+			if e.err == nil {
+				c.log.Info("registered destination can be used now", "destination", r.Name)
+			} else if old.err == nil {
+				c.log.Error("registered destination cannot be used any more", "destination", r.Name, "error", e.err)
+			}
 		}
 		c.mu.Unlock()
 	}
