@@ -7,9 +7,29 @@ import (
 	"strings"
 	"time"
 
+	"github.com/exportd/exportd/internal/catalog"
 	"github.com/exportd/exportd/internal/registry"
 	"github.com/nats-io/nats.go"
 )
+
+// startRegistry brings the registered destinations into the catalog and
+// keeps them there as they change, answers the registry API, reseals
+// values sealed with older keys, and removes idle destinations from their
+// plugins. The returned function stops answering the API.
+func (s *Service) startRegistry(ctx context.Context, c *conn) (func(), error) {
+	store, err := s.watchRegistry(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	s.store.Store(store)
+	go s.reseal(ctx)
+	api, err := s.serveAPI(ctx, c, store)
+	if err != nil {
+		return nil, err
+	}
+	go s.Catalog.EvictIdle(ctx, catalog.DefaultIdleTimeout)
+	return func() { _ = api.Unsubscribe() }, nil
+}
 
 // registryLoadTimeout bounds the first reading of the registry.
 const registryLoadTimeout = 2 * time.Minute

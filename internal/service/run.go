@@ -11,7 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/exportd/exportd/internal/catalog"
 	"github.com/exportd/exportd/internal/job"
 	"github.com/exportd/exportd/internal/metrics"
 	"github.com/exportd/exportd/internal/trigger"
@@ -64,18 +63,11 @@ func (s *Service) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	store, err := s.watchRegistry(ctx, c)
+	stopRegistry, err := s.startRegistry(ctx, c)
 	if err != nil {
 		return err
 	}
-	s.store.Store(store)
-	go s.reseal(ctx)
-	api, err := s.serveAPI(ctx, c, store)
-	if err != nil {
-		return err
-	}
-	defer api.Unsubscribe()
-	go s.Catalog.EvictIdle(ctx, catalog.DefaultIdleTimeout)
+	defer stopRegistry()
 	engine := s.engine(c, spool)
 	stopReporting, err := s.startReporting(ctx, c, cons, engine)
 	if err != nil {
