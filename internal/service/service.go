@@ -24,6 +24,7 @@ import (
 	"github.com/exportd/exportd/internal/pluginhost"
 	"github.com/exportd/exportd/internal/source"
 	"github.com/exportd/exportd/sdk"
+	"github.com/exportd/exportd/sdk/host"
 	"github.com/hashicorp/hcl/v2"
 
 	// The kinds of source a configuration may name.
@@ -58,11 +59,16 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Service,
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid parquet settings", Detail: err.Error()})
 	}
 
+	attach, err := debugPlugins()
+	if err != nil {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid " + host.ReattachEnv, Detail: err.Error()})
+	}
 	s.Host = pluginhost.New(pluginSpecs(cfg), pluginhost.Options{
 		Dir:       pluginDir(cfg),
 		WorkDir:   cfg.Dir,
 		Logger:    log,
 		OnRestart: s.Metrics.PluginRestarted,
+		Attach:    attach,
 	})
 	diags = append(diags, s.configureDestinations(ctx)...)
 	if diags.HasErrors() {
@@ -93,6 +99,17 @@ func buildSource(cfg *config.Config, log *slog.Logger) (source.Source, hcl.Diagn
 		}}
 	}
 	return factory(cfg.Source.Body, source.Env{EvalContext: cfg.EventContext, DataDir: cfg.DataDir, Logger: log})
+}
+
+// debugPlugins reads the plugins running in debug mode, which the daemon
+// attaches to instead of launching, from the environment variable that
+// such a plugin prints (see sdk.WithDebug).
+func debugPlugins() (map[string]host.Reattach, error) {
+	v := os.Getenv(host.ReattachEnv)
+	if v == "" {
+		return nil, nil
+	}
+	return host.ParseReattach(v)
 }
 
 func pluginSpecs(cfg *config.Config) []pluginhost.Spec {

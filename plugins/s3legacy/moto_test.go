@@ -22,6 +22,7 @@ import (
 	"github.com/exportd/exportd/internal/testsupport"
 	"github.com/exportd/exportd/sdk"
 	"github.com/exportd/exportd/sdk/destinationtest"
+	"github.com/exportd/exportd/sdk/host"
 	"github.com/exportd/exportd/sdk/legacylayout"
 )
 
@@ -34,11 +35,11 @@ func pluginBinary(t *testing.T) string {
 	return testsupport.Binary(t, "./plugins/s3legacy/cmd/exportd-plugin-s3legacy", "exportd-plugin-s3legacy")
 }
 
-func launch(t *testing.T, env []string) *sdk.Client {
+func launch(t *testing.T, env []string) *host.Client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	c, err := sdk.Launch(ctx, sdk.LaunchConfig{
+	c, err := host.Launch(ctx, host.LaunchConfig{
 		Path:   pluginBinary(t),
 		Env:    env,
 		Logger: slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),

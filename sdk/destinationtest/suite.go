@@ -18,11 +18,12 @@ import (
 	"time"
 
 	"github.com/exportd/exportd/sdk"
+	"github.com/exportd/exportd/sdk/host"
 )
 
 type suite struct {
 	h      Harness
-	client *sdk.Client
+	client *host.Client
 	seq    atomic.Int64
 }
 
@@ -52,7 +53,7 @@ var cases = []testCase{
 func (s *suite) launch(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	c, err := sdk.Launch(ctx, sdk.LaunchConfig{
+	c, err := host.Launch(ctx, host.LaunchConfig{
 		Path:   s.h.Binary,
 		Env:    s.h.Env,
 		Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
