@@ -68,14 +68,15 @@ func ConfigError(attr string, err error) error { return wrapKind(KindConfigurati
 // identity: the credentials that the daemon's environment gives the plugin
 // (an instance role, a credentials file the operator set, a managed
 // identity) are missing, refused or lack a grant of the platform's own.
-// The operator must fix it, not the customer: the daemon points at the
-// plugin's setup rather than at the destination's attributes. It returns
-// nil for a nil err.
-func PlatformError(err error) error {
+// The operator must fix it, not the customer. attr names the attribute
+// that selects the identity (a profile, a credentials file) when there is
+// one, and is empty when the daemon's environment alone provides it. It
+// returns nil for a nil err.
+func PlatformError(attr string, err error) error {
 	if err == nil {
 		return nil
 	}
-	return &Error{Kind: KindConfiguration, Platform: true, Err: err}
+	return &Error{Kind: KindConfiguration, Attribute: attr, Platform: true, Err: err}
 }
 
 // IsPlatformError reports whether err is, or wraps, a [PlatformError].

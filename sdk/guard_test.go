@@ -115,6 +115,7 @@ func TestValidateExportInfo(t *testing.T) {
 	}
 	for _, info := range []ExportInfo{
 		{Tables: []string{"a"}},
+		{Time: at},
 		{Time: at, PreviousTime: at.Add(-20 * time.Second)},
 		{Time: at, Tables: []string{"a", "a"}},
 	} {

@@ -28,7 +28,7 @@ func (p leakyPlugin) Configure(_ context.Context, _ DestinationInfo, cfg Config)
 type leakyDestination struct{ cfg Config }
 
 func (d leakyDestination) Check(context.Context) (string, error) {
-	return "", PlatformError(fmt.Errorf("GET https://acct.example/c?%s: 403 (config %s)", d.cfg.String("token"), d.cfg.JSON()))
+	return "", PlatformError("", fmt.Errorf("GET https://acct.example/c?%s: 403 (config %s)", d.cfg.String("token"), d.cfg.JSON()))
 }
 
 func (d leakyDestination) Begin(context.Context, ExportInfo) (Export, error) {

@@ -167,3 +167,34 @@ func detailOf(err error) *pb.ErrorDetail {
 	}
 	return nil
 }
+
+func TestConfigURL(t *testing.T) {
+	tests := []struct {
+		name, value, want string
+		bad               bool
+	}{
+		{"https", "https://s3.example.com/", "https://s3.example.com", false},
+		{"with a path", " http://127.0.0.1:9000/base/ ", "http://127.0.0.1:9000/base", false},
+		{"no scheme", "s3.example.com", "", true},
+		{"other scheme", "ftp://h", "", true},
+		{"query", "https://h/?x=1", "", true},
+		{"credentials", "https://u:p@h", "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := NewConfig(map[string]any{"endpoint": tt.value}).URL("endpoint")
+			if tt.bad {
+				if KindOf(err) != KindConfiguration || AttributeOf(err) != "endpoint" {
+					t.Fatalf("got %q, %v; want a configuration error on endpoint", got, err)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("got %q, %v; want %q", got, err, tt.want)
+			}
+		})
+	}
+	if got, err := NewConfig(nil).URL("endpoint"); got != "" || err != nil {
+		t.Fatalf("unset: %q, %v", got, err)
+	}
+}

@@ -133,6 +133,9 @@ func validateExportInfo(info ExportInfo) error {
 	if info.Time.IsZero() {
 		return errors.New("export time is not set")
 	}
+	if len(info.Tables) == 0 {
+		return errors.New("export names no tables")
+	}
 	if !info.PreviousTime.IsZero() && !info.Time.Truncate(60e9).After(info.PreviousTime.Truncate(60e9)) {
 		return fmt.Errorf("export time %s is not in a later minute than the previous export %s",
 			info.Time.Format("2006-01-02T15:04:05.000000Z07:00"), info.PreviousTime.Format("2006-01-02T15:04:05.000000Z07:00"))

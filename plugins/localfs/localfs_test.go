@@ -34,9 +34,10 @@ func (in inspector) File(_ context.Context, info sdk.ExportInfo, table string, i
 	return os.ReadFile(filepath.Join(in.root, filepath.FromSlash(in.layout.FileKey(info.Time, table, index))))
 }
 
-func TestConformance(t *testing.T) {
-	destinationtest.Run(t, destinationtest.Harness{
-		Binary: testsupport.Binary(t, "./plugins/localfs/cmd/exportd-plugin-localfs", "exportd-plugin-localfs"),
+// harness is the conformance harness of localfs, with the plugin's
+// binary or the plugin itself.
+func harness(t *testing.T, inProcess bool) destinationtest.Harness {
+	h := destinationtest.Harness{
 		New: func(t *testing.T) (map[string]any, destinationtest.Inspector) {
 			root := t.TempDir()
 			return map[string]any{"path": root, "folder": "/dumps/acme/"},
@@ -51,14 +52,35 @@ func TestConformance(t *testing.T) {
 			{Name: "executable mode", Config: map[string]any{"path": "/tmp/x", "mode": "0750"}, Attribute: "mode"},
 			{Name: "world-writable mode", Config: map[string]any{"path": "/tmp/x", "mode": "0666"}, Attribute: "mode"},
 		},
-	})
+		Broken: []destinationtest.BrokenSetup{
+			{Name: "path is a file", Attribute: "path", New: func(t *testing.T) map[string]any {
+				file := filepath.Join(t.TempDir(), "file")
+				if err := os.WriteFile(file, nil, 0o600); err != nil {
+					t.Fatal(err)
+				}
+				return map[string]any{"path": file}
+			}},
+		},
+	}
+	if inProcess {
+		h.Plugin = localfs.Plugin{}
+	} else {
+		h.Binary = testsupport.Binary(t, "./plugins/localfs/cmd/exportd-plugin-localfs", "exportd-plugin-localfs")
+	}
+	return h
 }
+
+func TestConformance(t *testing.T) { destinationtest.Run(t, harness(t, false)) }
+
+// TestConformanceInProcess runs the suite against the plugin served from
+// the test's process, where coverage counts it.
+func TestConformanceInProcess(t *testing.T) { destinationtest.Run(t, harness(t, true)) }
 
 // TestLayout checks the exact keys and receipt of a dump, in process.
 func TestLayout(t *testing.T) {
 	ctx := context.Background()
 	root := t.TempDir()
-	d, err := localfs.Plugin{}.Configure(ctx, sdk.DestinationInfo{Name: "acme", Account: "acme"}, sdk.NewConfig(map[string]any{"path": root, "folder": "exports"}))
+	d, err := destinationtest.Configure(ctx, t, localfs.Plugin{}, sdk.DestinationInfo{Name: "acme", Account: "acme"}, map[string]any{"path": root, "folder": "exports"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -55,7 +55,7 @@ func (d *probeDestination) Check(context.Context) (string, error) {
 	case "configuration":
 		return "", sdk.ConfigError("token", err)
 	case "platform":
-		return "", sdk.PlatformError(err)
+		return "", sdk.PlatformError("", err)
 	}
 	return fmt.Sprintf("fine, concurrency %d", d.cfg.Int("concurrency", 0)), nil
 }
