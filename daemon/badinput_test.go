@@ -44,7 +44,7 @@ func requireEmptyDir(t *testing.T, dir string) {
 // TestBadConfigurations: each mistake is a clear error at startup, from
 // both validate and run, and nothing is written to any destination.
 func TestBadConfigurations(t *testing.T) {
-	pluginDir := testsupport.PluginDir(t, "localfs")
+	pluginDir := testsupport.PluginDir(t, "localfs", "s3legacy")
 	// A plugin reached through a directory every user may write.
 	openDir := t.TempDir()
 	if err := os.Chmod(openDir, 0o777); err != nil {
@@ -73,6 +73,16 @@ func TestBadConfigurations(t *testing.T) {
 			name: "plugin refusing a value",
 			body: "destination \"localfs\" \"d\" {\n  account = \"acme\"\n  path    = %q\n  folder  = \"a/../b\"\n}\n",
 			want: []string{"exportd.hcl:8:13: error: Invalid destination configuration", `folder "a/../b" has a ".." path segment`},
+		},
+		{
+			name: "value outside the plugin's declared values",
+			body: "destination \"s3legacy\" \"d\" {\n  account  = \"acme\"\n  bucket   = \"acme-dump\"\n  role_arn = \"arn:aws:iam::123456789012:role/x\"\n  acl      = \"public-read\"\n}\n# %s\n",
+			want: []string{"exportd.hcl:9:14: error: Invalid value for acl", `"public-read" is not one of "bucket-owner-full-control", "bucket-owner-read", "private", "none"`},
+		},
+		{
+			name: "number outside the plugin's declared range",
+			body: "destination \"s3legacy\" \"d\" {\n  account  = \"acme\"\n  bucket   = \"acme-dump\"\n  role_arn = \"arn:aws:iam::123456789012:role/x\"\n  max_attempts = 0\n}\n# %s\n",
+			want: []string{"exportd.hcl:9:18: error: Invalid value for max_attempts", "0 is not a whole number from 1 to 20"},
 		},
 		{
 			name: "pinned checksum mismatch",

@@ -17,8 +17,11 @@ const minSecretLen = 4
 
 // secrets lists the texts that must not leave the plugin in an error of
 // one destination: the values of its sensitive attributes, and for a
-// value that is a query string or a URL (a SAS token, a signed URL) each
-// of its parameters' values too, raw and escaped, longest first.
+// value that is a query string or a URL (a SAS token, a signed URL) the
+// values of its parameters named like secrets (sig, signature, token,
+// key, secret, password, credential), raw and escaped, longest first. The
+// other parameters (a SAS token's expiry and permissions) say what is
+// wrong, and stay.
 func secrets(s *Schema, c Config) []string {
 	var out []string
 	add := func(v string) {
@@ -54,8 +57,8 @@ func secrets(s *Schema, c Config) []string {
 	return out
 }
 
-// queryValues returns the parameter values of v read as a query string or
-// as a URL with one.
+// queryValues returns the values of the secret parameters of v read as a
+// query string or as a URL with one.
 func queryValues(v string) []string {
 	if u, err := url.Parse(v); err == nil && u.RawQuery != "" {
 		v = u.RawQuery
@@ -65,10 +68,24 @@ func queryValues(v string) []string {
 		return nil
 	}
 	var out []string
-	for _, vs := range q {
-		out = append(out, vs...)
+	for name, vs := range q {
+		if secretParameter(name) {
+			out = append(out, vs...)
+		}
 	}
 	return out
+}
+
+// secretParameter reports whether a query parameter's name says it holds
+// a secret.
+func secretParameter(name string) bool {
+	name = strings.ToLower(name)
+	for _, s := range []string{"sig", "token", "key", "secret", "password", "credential"} {
+		if strings.Contains(name, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // scrub returns err with every secret replaced in its text, keeping its

@@ -91,8 +91,8 @@ func TestSecretsOfAConfig(t *testing.T) {
 		{Name: "short", Type: TypeString, Sensitive: true},
 		{Name: "plain", Type: TypeString},
 	}}
-	got := secrets(&schema, NewConfig(map[string]any{"url": "https://h/p?token=abcdefgh&x=1", "short": "ab", "plain": "visible"}))
-	want := []string{"https%3A%2F%2Fh%2Fp%3Ftoken%3Dabcdefgh%26x%3D1", "https://h/p?token=abcdefgh&x=1", "abcdefgh"}
+	got := secrets(&schema, NewConfig(map[string]any{"url": "https://h/p?token=abcdefgh&expires=2030-01-01", "short": "ab", "plain": "visible"}))
+	want := []string{"https%3A%2F%2Fh%2Fp%3Ftoken%3Dabcdefgh%26expires%3D2030-01-01", "https://h/p?token=abcdefgh&expires=2030-01-01", "abcdefgh"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Fatalf("secrets %q, want %q", got, want)
 	}

@@ -35,6 +35,16 @@ func (d *destination) current() (sdk.Destination, error) {
 	return d.remote, nil
 }
 
+// MaxObjectSize is the largest file the destination's plugin takes, as
+// its schema declares; 0 means no limit. The job engine keeps every file
+// under it.
+func (d *destination) MaxObjectSize() int64 {
+	d.mu.Lock()
+	c := d.client
+	d.mu.Unlock()
+	return c.Schema().Capabilities.MaxObjectSize
+}
+
 func (d *destination) Check(ctx context.Context) (string, error) {
 	r, err := d.current()
 	if err != nil {

@@ -223,3 +223,30 @@ func TestAttachToADebugPlugin(t *testing.T) {
 		t.Fatalf("attach again after the first host closed: %v", err)
 	}
 }
+
+// TestDestinationsKnowTheirPluginsLimit: a configured destination reports
+// the max object size its plugin declares, for the job engine.
+func TestDestinationsKnowTheirPluginsLimit(t *testing.T) {
+	ctx := context.Background()
+	h := New(nil, Options{Dir: testsupport.PluginDir(t, "s3legacy", "localfs")})
+	t.Cleanup(h.Close)
+	if err := h.Launch(ctx, []string{"s3legacy", "localfs"}); err != nil {
+		t.Fatal(err)
+	}
+	s3, err := h.Configure(ctx, sdk.DestinationInfo{Name: "s3", Account: "acme"}, "s3legacy",
+		sdk.NewConfig(map[string]any{"bucket": "acme-dump", "role_arn": "arn:aws:iam::123456789012:role/x"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	local, err := h.Configure(ctx, sdk.DestinationInfo{Name: "local", Account: "acme"}, "localfs", sdk.NewConfig(map[string]any{"path": t.TempDir()}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type limited interface{ MaxObjectSize() int64 }
+	if got := s3.(limited).MaxObjectSize(); got != 5<<30 {
+		t.Errorf("s3legacy: %d, want 5 GiB", got)
+	}
+	if got := local.(limited).MaxObjectSize(); got != 0 {
+		t.Errorf("localfs: %d, want no limit", got)
+	}
+}
