@@ -212,7 +212,7 @@ func (o Options) Validate() error {
 // 1024 rows and 4 MiB of string and binary values, unless a single value
 // is larger) and then takes its footer; the room left for both is a
 // quarter of the limit, or 64 MiB plus a thirty-second of it when that is
-// less (224 MiB under S3's 5 GiB).
+// less (224 MiB under a 5 GiB limit).
 func TargetUnder(limit int64) int64 {
 	room := min(limit/4, 64<<20+limit/32)
 	return max(limit-room, 1)
