@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/exportd/exportd/internal/testsupport"
 	"github.com/exportd/exportd/sdk/legacylayout"
 )
 
@@ -44,6 +45,11 @@ func TestReadme(t *testing.T) {
 			receipts++
 			if _, _, err := legacylayout.ParseReceipt([]byte(m[1])); err != nil {
 				t.Errorf("receipt example: %v", err)
+			}
+			// The example is the shared golden receipt, which the layout's
+			// and localfs's tests produce byte for byte.
+			if golden := testsupport.Fixture(t, "receipts/two-tables.json"); m[1] != string(golden) {
+				t.Errorf("the receipt example differs from testdata/receipts/two-tables.json:\n%s", m[1])
 			}
 		}
 		stmts, _ := doc["Statement"].([]any)
