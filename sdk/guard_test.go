@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/exportd/exportd/sdk/internal/protocol"
 )
 
 func TestValidateConfig(t *testing.T) {
@@ -104,6 +106,12 @@ func TestGuardRefusesIncompleteCommits(t *testing.T) {
 	}
 	if err := g.Put(ctx, File{Table: "a", Index: 5}); err == nil {
 		t.Fatal("put after commit accepted")
+	}
+}
+
+func TestProtocolVersion(t *testing.T) {
+	if ProtocolVersion != protocol.Version {
+		t.Fatalf("sdk.ProtocolVersion %d, the protocol's %d", ProtocolVersion, protocol.Version)
 	}
 }
 

@@ -20,7 +20,7 @@ import (
 
 // ProtocolVersion is the version of the destination protocol this package
 // speaks. The daemon refuses plugins built for another version.
-const ProtocolVersion = protocol.Version
+const ProtocolVersion = 1
 
 // PluginPrefix starts the file name of every destination plugin binary.
 const PluginPrefix = "exportd-plugin-"

@@ -10,6 +10,8 @@ import (
 
 	"github.com/exportd/exportd/internal/testsupport"
 	"github.com/exportd/exportd/sdk/legacylayout"
+
+	"github.com/exportd/exportd/sdk/destinationtest"
 )
 
 // TestReadme keeps the customer guide, the top-level README's AWS S3
@@ -78,9 +80,5 @@ func TestReadme(t *testing.T) {
 	if !strings.Contains(readme, `"sts:ExternalId": "EXTERNAL_ID"`) {
 		t.Error("the trust policy does not require the external ID")
 	}
-	for _, a := range attributes {
-		if !regexp.MustCompile("(?m)^\\| [^|]*`" + a.Name + "`").MatchString(readme) {
-			t.Errorf("attribute %s is missing from the README's table", a.Name)
-		}
-	}
+	destinationtest.RequireDocumented(t, readme, (&Plugin{}).Schema())
 }
