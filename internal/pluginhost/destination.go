@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/exportd/exportd/sdk"
+	"github.com/exportd/exportd/sdk/host"
 )
 
 // destination is a configured destination that follows its plugin across
@@ -19,7 +20,7 @@ type destination struct {
 
 	mu     sync.Mutex
 	remote sdk.Destination
-	client *sdk.Client
+	client *host.Client
 }
 
 var _ sdk.Destination = (*destination)(nil)
@@ -29,9 +30,19 @@ func (d *destination) current() (sdk.Destination, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.remote == nil || d.client.Exited() {
-		return nil, sdk.Retryable(fmt.Errorf("plugin %s is restarting: %w", d.plugin, sdk.ErrPluginExited))
+		return nil, sdk.Retryable(fmt.Errorf("plugin %s is restarting: %w", d.plugin, host.ErrPluginExited))
 	}
 	return d.remote, nil
+}
+
+// MaxObjectSize is the largest file the destination's plugin takes, as
+// its schema declares; 0 means no limit. The job engine keeps every file
+// under it.
+func (d *destination) MaxObjectSize() int64 {
+	d.mu.Lock()
+	c := d.client
+	d.mu.Unlock()
+	return c.Schema().Capabilities.MaxObjectSize
 }
 
 func (d *destination) Check(ctx context.Context) (string, error) {
@@ -51,7 +62,7 @@ func (d *destination) Begin(ctx context.Context, info sdk.ExportInfo) (sdk.Expor
 }
 
 // reconfigure configures every destination of a plugin in a new process.
-func (h *Host) reconfigure(ctx context.Context, pluginName string, c *sdk.Client) error {
+func (h *Host) reconfigure(ctx context.Context, pluginName string, c *host.Client) error {
 	h.mu.Lock()
 	var ds []*destination
 	for _, d := range h.dests {

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/exportd/exportd/sdk"
+	"github.com/exportd/exportd/sdk/host"
 )
 
 // Spec says where a plugin's binary is and what it must hash to.
@@ -33,7 +34,7 @@ type Spec struct {
 	SHA256 string
 	// Env names the daemon's environment variables the plugin receives
 	// besides the SDK's base set: names or prefixes followed by a star
-	// (see sdk.CheckEnvPattern).
+	// (see host.CheckEnvPattern).
 	Env []string
 }
 
@@ -50,6 +51,10 @@ type Options struct {
 	OnRestart func(plugin string)
 	// PollInterval is how often plugins are checked for liveness.
 	PollInterval time.Duration
+	// Attach names plugins running in debug mode (see sdk.WithDebug and
+	// host.ReattachEnv): the host attaches to them instead of launching
+	// their binaries, whose paths and pinned digests then play no part.
+	Attach map[string]host.Reattach
 }
 
 // ErrNotInstalled is returned when a plugin's binary cannot be found.
@@ -78,8 +83,9 @@ type Host struct {
 type plugin struct {
 	spec   Spec
 	path   string
-	client *sdk.Client // nil while restarting
-	next   time.Time   // earliest next restart attempt
+	attach *host.Reattach // set for a plugin in debug mode
+	client *host.Client   // nil while restarting
+	next   time.Time      // earliest next restart attempt
 	delay  time.Duration
 }
 
@@ -147,11 +153,15 @@ func (h *Host) Launch(ctx context.Context, names []string) error {
 		if p.client != nil {
 			continue
 		}
-		path, err := h.Resolve(name)
-		if err != nil {
-			return err
+		if r, ok := h.opts.Attach[name]; ok {
+			p.attach = &r
+		} else {
+			path, err := h.Resolve(name)
+			if err != nil {
+				return err
+			}
+			p.path = path
 		}
-		p.path = path
 		c, err := h.start(ctx, p)
 		if err != nil {
 			return err
@@ -172,7 +182,10 @@ func (h *Host) Launch(ctx context.Context, names []string) error {
 // start verifies and launches one plugin process. The binary is opened
 // once: its permissions and pinned digest are checked on that open file,
 // and the process is started from it.
-func (h *Host) start(ctx context.Context, p *plugin) (*sdk.Client, error) {
+func (h *Host) start(ctx context.Context, p *plugin) (*host.Client, error) {
+	if p.attach != nil {
+		return h.attach(ctx, p)
+	}
 	f, err := openBinary(p.path, p.spec.SHA256)
 	if err != nil {
 		return nil, fmt.Errorf("plugin %s: %w", p.spec.Name, err)
@@ -181,7 +194,7 @@ func (h *Host) start(ctx context.Context, p *plugin) (*sdk.Client, error) {
 	if h.beforeLaunch != nil {
 		h.beforeLaunch()
 	}
-	c, err := sdk.Launch(ctx, sdk.LaunchConfig{
+	c, err := host.Launch(ctx, host.LaunchConfig{
 		Path:       p.path,
 		Executable: f,
 		InheritEnv: p.spec.Env,
@@ -196,6 +209,21 @@ func (h *Host) start(ctx context.Context, p *plugin) (*sdk.Client, error) {
 		return nil, fmt.Errorf("plugin %s: binary %s says it is plugin %q", p.spec.Name, p.path, got)
 	}
 	h.log.Info("plugin started", "plugin", p.spec.Name, "path", p.path, "version", c.Schema().Version, "pid", c.PID())
+	return c, nil
+}
+
+// attach connects to a plugin running in debug mode.
+func (h *Host) attach(ctx context.Context, p *plugin) (*host.Client, error) {
+	h.log.Warn("attaching to a plugin in debug mode instead of launching it: its binary and pinned digest are not checked",
+		"plugin", p.spec.Name, "network", p.attach.Network, "address", p.attach.Address, "pid", p.attach.PID)
+	c, err := host.Attach(ctx, *p.attach, h.log.With("plugin", p.spec.Name))
+	if err != nil {
+		return nil, fmt.Errorf("plugin %s: %w", p.spec.Name, err)
+	}
+	if got := c.Schema().Name; got != p.spec.Name {
+		c.Kill()
+		return nil, fmt.Errorf("plugin %s: the plugin in debug mode at %s says it is plugin %q", p.spec.Name, p.attach.Address, got)
+	}
 	return c, nil
 }
 
@@ -216,7 +244,7 @@ func (h *Host) Schema(name string) (sdk.Schema, error) {
 func (h *Host) Configure(ctx context.Context, info sdk.DestinationInfo, pluginName string, cfg sdk.Config) (sdk.Destination, error) {
 	h.mu.Lock()
 	p, ok := h.plugins[pluginName]
-	var c *sdk.Client
+	var c *host.Client
 	if ok {
 		c = p.client
 	}

@@ -35,7 +35,7 @@ func (h *Host) supervise() {
 				}
 				p.next = now.Add(p.delay)
 			}
-			if p.client == nil && p.path != "" && !now.Before(p.next) {
+			if p.client == nil && (p.path != "" || p.attach != nil) && !now.Before(p.next) {
 				due = append(due, p)
 			}
 		}

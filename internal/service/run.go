@@ -136,6 +136,7 @@ func (s *Service) engine(c *conn, spool string) *job.Engine {
 			MaxSpooledFiles:  cfg.Parquet.MaxSpooledFiles,
 			Log:              s.Log,
 			Observer:         s.Metrics,
+			ExporterVersion:  s.Version,
 		},
 		State:        c.state,
 		Destinations: s.Destinations,

@@ -24,6 +24,7 @@ import (
 	"github.com/exportd/exportd/internal/pluginhost"
 	"github.com/exportd/exportd/internal/source"
 	"github.com/exportd/exportd/sdk"
+	"github.com/exportd/exportd/sdk/host"
 	"github.com/hashicorp/hcl/v2"
 
 	// The kinds of source a configuration may name.
@@ -40,6 +41,12 @@ type Service struct {
 	Source       source.Source
 	Host         *pluginhost.Host
 	Destinations map[string]sdk.Destination
+	// Version is the daemon's version, which every export tells its
+	// destinations.
+	Version string
+	// DestinationConfigs is each configured destination's configuration as
+	// `exportd validate` shows it: secrets redacted, defaults marked.
+	DestinationConfigs map[string]string
 }
 
 // Build checks the configuration completely and prepares everything it
@@ -48,7 +55,7 @@ type Service struct {
 // configured). Every problem is a diagnostic pointing into the
 // configuration. On errors, nothing is left running.
 func Build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Service, hcl.Diagnostics) {
-	s := &Service{Config: cfg, Log: log, Metrics: metrics.New(), Destinations: map[string]sdk.Destination{}}
+	s := &Service{Config: cfg, Log: log, Metrics: metrics.New(), Destinations: map[string]sdk.Destination{}, DestinationConfigs: map[string]string{}}
 	var diags hcl.Diagnostics
 
 	src, d := buildSource(cfg, log)
@@ -58,11 +65,16 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Service,
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid parquet settings", Detail: err.Error()})
 	}
 
+	attach, err := debugPlugins()
+	if err != nil {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid " + host.ReattachEnv, Detail: err.Error()})
+	}
 	s.Host = pluginhost.New(pluginSpecs(cfg), pluginhost.Options{
 		Dir:       pluginDir(cfg),
 		WorkDir:   cfg.Dir,
 		Logger:    log,
 		OnRestart: s.Metrics.PluginRestarted,
+		Attach:    attach,
 	})
 	diags = append(diags, s.configureDestinations(ctx)...)
 	if diags.HasErrors() {
@@ -93,6 +105,17 @@ func buildSource(cfg *config.Config, log *slog.Logger) (source.Source, hcl.Diagn
 		}}
 	}
 	return factory(cfg.Source.Body, source.Env{EvalContext: cfg.EventContext, DataDir: cfg.DataDir, Logger: log})
+}
+
+// debugPlugins reads the plugins running in debug mode, which the daemon
+// attaches to instead of launching, from the environment variable that
+// such a plugin prints (see sdk.WithDebug).
+func debugPlugins() (map[string]host.Reattach, error) {
+	v := os.Getenv(host.ReattachEnv)
+	if v == "" {
+		return nil, nil
+	}
+	return host.ParseReattach(v)
 }
 
 func pluginSpecs(cfg *config.Config) []pluginhost.Spec {
@@ -174,24 +197,35 @@ func (s *Service) configureDestinations(ctx context.Context) hcl.Diagnostics {
 		}
 		dest, err := s.Host.Configure(ctx, sdk.DestinationInfo{Name: d.Name, Account: d.Account}, d.Plugin, pc)
 		if err != nil {
-			rng := d.DeclRange
-			var se *sdk.Error
-			if errors.As(err, &se) && se.Attribute != "" {
-				// The range points at the attribute: say what is wrong with it.
-				rng, err = d.AttributeRange(se.Attribute), se.Err
-			}
-			diags = append(diags, d.MarkSensitive(schema, hcl.Diagnostics{{
-				Severity: hcl.DiagError,
-				Summary:  "Invalid destination configuration",
-				Detail:   fmt.Sprintf("Destination %q (plugin %s): %v", d.Name, d.Plugin, err),
-				Subject:  rng.Ptr(),
-			}})...)
+			diags = append(diags, d.MarkSensitive(schema, hcl.Diagnostics{s.configureDiagnostic(d, err)})...)
 			continue
 		}
 		s.Destinations[d.Name] = dest
-		s.Log.Debug("destination configured", "destination", d.Name, "plugin", d.Plugin, "account", d.Account, "config", config.Redact(schema, pc))
+		s.DestinationConfigs[d.Name] = config.Redact(schema, pc)
+		s.Log.Debug("destination configured", "destination", d.Name, "plugin", d.Plugin, "account", d.Account, "config", s.DestinationConfigs[d.Name])
 	}
 	return diags
+}
+
+// configureDiagnostic points a plugin's refusal of a destination at the
+// attribute at fault, or, when the platform's own identity is (which the
+// operator sets up for the plugin), at the plugin's block.
+func (s *Service) configureDiagnostic(d config.Destination, err error) *hcl.Diagnostic {
+	diag := &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid destination configuration", Subject: d.DeclRange.Ptr()}
+	var se *sdk.Error
+	if errors.As(err, &se) {
+		if se.Attribute != "" {
+			// The range points at the attribute: say what is wrong with it.
+			diag.Subject, err = d.AttributeRange(se.Attribute).Ptr(), se.Err
+		} else if se.Platform {
+			diag.Subject = s.pluginRange(d.Plugin).Ptr()
+		}
+		if se.Platform {
+			diag.Summary = "The platform's own identity does not work"
+		}
+	}
+	diag.Detail = fmt.Sprintf("Destination %q (plugin %s): %v", d.Name, d.Plugin, err)
+	return diag
 }
 
 func pluginErrorSummary(err error) string {
