@@ -44,7 +44,7 @@ func requireEmptyDir(t *testing.T, dir string) {
 // TestBadConfigurations: each mistake is a clear error at startup, from
 // both validate and run, and nothing is written to any destination.
 func TestBadConfigurations(t *testing.T) {
-	pluginDir := testsupport.PluginDir(t, "localfs")
+	pluginDir := testsupport.PluginDir(t, "localfs", "s3legacy")
 	// A plugin reached through a directory every user may write.
 	openDir := t.TempDir()
 	if err := os.Chmod(openDir, 0o777); err != nil {
@@ -73,6 +73,16 @@ func TestBadConfigurations(t *testing.T) {
 			name: "plugin refusing a value",
 			body: "destination \"localfs\" \"d\" {\n  account = \"acme\"\n  path    = %q\n  folder  = \"a/../b\"\n}\n",
 			want: []string{"exportd.hcl:8:13: error: Invalid destination configuration", `folder "a/../b" has a ".." path segment`},
+		},
+		{
+			name: "value outside the plugin's declared values",
+			body: "destination \"s3legacy\" \"d\" {\n  account  = \"acme\"\n  bucket   = \"acme-dump\"\n  role_arn = \"arn:aws:iam::123456789012:role/x\"\n  acl      = \"public-read\"\n}\n# %s\n",
+			want: []string{"exportd.hcl:9:14: error: Invalid value for acl", `"public-read" is not one of "bucket-owner-full-control", "bucket-owner-read", "private", "none"`},
+		},
+		{
+			name: "number outside the plugin's declared range",
+			body: "destination \"s3legacy\" \"d\" {\n  account  = \"acme\"\n  bucket   = \"acme-dump\"\n  role_arn = \"arn:aws:iam::123456789012:role/x\"\n  max_attempts = 0\n}\n# %s\n",
+			want: []string{"exportd.hcl:9:18: error: Invalid value for max_attempts", "0 is not a whole number from 1 to 20"},
 		},
 		{
 			name: "pinned checksum mismatch",
@@ -134,42 +144,37 @@ func TestMalformedEvents(t *testing.T) {
 	d := startDaemon(t, cfg)
 	d.waitLog(t, "exportd running", 60*time.Second)
 
-	bad := []struct {
-		subject, body, reason string
-	}{
-		{"modelling.completed.acme", `not json`, "not a JSON object"},
-		{"modelling.completed.acme", `{"run_id":"r","completed_at":"2024-01-01T00:00:00Z"}`, "no account_id"},
-		{"modelling.completed.acme", `{"account_id":"acme","completed_at":"2024-01-01T00:00:00Z"}`, "no run_id"},
-		{"modelling.completed.acme", `{"account_id":"acme","run_id":"r","completed_at":"yesterday"}`, "not an RFC 3339 time"},
-		{"modelling.completed.acme", `{"account_id":"other","run_id":"r","completed_at":"2024-01-01T00:00:00Z"}`, "arrived on subject"},
-		{"modelling.completed.acme", `{"account_id":"../../etc","run_id":"r","completed_at":"2024-01-01T00:00:00Z"}`, "not a valid id"},
-		{"modelling.completed.acme", ``, "event is empty"},
-		{"modelling.completed.acme", `{"account_id":"acme","run_id":"r","completed_at":"2024-01-01T00:00:00Z"} trailing`, "trailing data"},
-		{"exportd.requests.acme", `{"job_id": 5}`, "queued re-export"},
-	}
+	// The shared hostile corpus, and a queued re-export that is not one.
+	bad := testsupport.HostileEvents(t)
+	bad = append(bad, testsupport.HostileEvent{Name: "queued re-export", Subject: "exportd.requests.acme", Body: `{"job_id": 5}`, Reason: "queued re-export"})
 	// Wait until the daemon has created the stream.
 	publish(t, js, event.ModellingCompleted{AccountID: "nobody", RunID: "warmup", CompletedAt: time.Now()})
 	for i, b := range bad {
-		if _, err := js.Publish(t.Context(), b.subject, []byte(b.body), jetstreamMsgID(fmt.Sprintf("bad-%d", i))); err != nil {
+		if _, err := js.Publish(t.Context(), b.Subject, []byte(b.Body), jetstreamMsgID(fmt.Sprintf("bad-%d", i))); err != nil {
 			t.Fatal(err)
 		}
 	}
-	seen := map[string]bool{}
+	reasons := map[string]bool{}
+	for _, b := range bad {
+		reasons[b.Reason] = true
+	}
+	seen, advised := map[string]bool{}, 0
 	deadline := time.After(60 * time.Second)
-	for len(seen) < len(bad) {
+	for len(seen) < len(reasons) || advised < len(bad) {
 		select {
 		case m := <-advisories:
 			var a job.Advisory
 			if err := json.Unmarshal(m.Data, &a); err != nil {
 				t.Fatal(err)
 			}
+			advised++
 			for _, b := range bad {
-				if strings.Contains(a.Reason, b.reason) {
-					seen[b.reason] = true
+				if strings.Contains(a.Reason, b.Reason) {
+					seen[b.Reason] = true
 				}
 			}
 		case <-deadline:
-			t.Fatalf("advisories seen for %v of %d bad events; output:\n%s", seen, len(bad), d.out)
+			t.Fatalf("%d advisories, saying %v, for %d bad events; output:\n%s", advised, seen, len(bad), d.out)
 		}
 	}
 	requireEmptyDir(t, out)

@@ -62,7 +62,7 @@ func TestDestinationsRegisteredAtRunTime(t *testing.T) {
 	t.Parallel()
 	ns := testsupport.StartNATS(t)
 	_, js := ns.Connect(t)
-	plugins := testsupport.PluginDir(t, "localfs")
+	plugins := testsupport.PluginDir(t, "localfs", testsupport.RegFS)
 	replicas := []*daemon{
 		startDaemon(t, writeConfig(t, registryConfig(t, ns.URL, plugins, ""))),
 		startDaemon(t, writeConfig(t, registryConfig(t, ns.URL, plugins, ""))),
@@ -75,7 +75,7 @@ func TestDestinationsRegisteredAtRunTime(t *testing.T) {
 	}
 	put := func(name, account, dir string, extra ...string) {
 		t.Helper()
-		out, errOut, code := cli(append([]string{"put", "-plugin", "localfs", "-name", name, "-account", account, "-set", "path=" + dir, "-check"}, extra...)...)
+		out, errOut, code := cli(append([]string{"put", "-plugin", testsupport.RegFS, "-name", name, "-account", account, "-set", "path=" + dir, "-check"}, extra...)...)
 		if code != 0 || !strings.Contains(out, name+": registered") || !strings.Contains(out, "check: directory "+dir+" is writable") {
 			t.Fatalf("put %s: exit %d\n%s%s", name, code, out, errOut)
 		}
@@ -140,7 +140,7 @@ func TestDestinationsRegisteredAtRunTime(t *testing.T) {
 	if out, _, code := cli("get", "-name", "reg2"); code != 0 || !strings.Contains(out, "tables:   companies, events") {
 		t.Fatalf("get: exit %d\n%s", code, out)
 	}
-	_, errOut, code := cli("put", "-plugin", "localfs", "-name", "reg4", "-account", "a4", "-set", "pth=/tmp")
+	_, errOut, code := cli("put", "-plugin", testsupport.RegFS, "-name", "reg4", "-account", "a4", "-set", "pth=/tmp")
 	if code != 1 || !strings.Contains(errOut, "refused (invalid)") || !strings.Contains(errOut, "attribute: pth") {
 		t.Fatalf("put with a misspelt attribute: exit %d\n%s", code, errOut)
 	}

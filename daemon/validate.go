@@ -43,6 +43,15 @@ func cmdValidate(args []string) int {
 		accounts[d.Account]++
 	}
 	fmt.Printf("%s: valid; source %q, %d destination(s) for %d account(s)\n", cfg.Filename, cfg.Source.Kind, len(cfg.Destinations), len(accounts))
+	checkWrites := map[string]bool{}
+	for _, d := range cfg.Destinations {
+		if conf, ok := svc.DestinationConfigs[d.Name]; ok {
+			fmt.Printf("  destination %s (%s, account %s): %s\n", d.Name, d.Plugin, d.Account, conf)
+		}
+		if schema, err := svc.Host.Schema(d.Plugin); err == nil && schema.Capabilities.CheckWrites {
+			checkWrites[d.Name] = true
+		}
+	}
 	if !*check {
 		return 0
 	}
@@ -62,13 +71,17 @@ func cmdValidate(args []string) int {
 	}
 	for _, e := range svc.Catalog.StaticEntries() {
 		n := e.Name
+		note := ""
+		if checkWrites[n] {
+			note = " [the check may leave a probe object]"
+		}
 		msg, err := svc.Catalog.CheckStatic(ctx, n)
 		if err != nil {
 			failed++
-			fmt.Printf("  %-24s FAIL (%s) %v\n", n, sdk.KindOf(err), err)
+			fmt.Printf("  %-24s FAIL (%s) %v%s\n", n, checkFailure(err), err, note)
 			continue
 		}
-		fmt.Printf("  %-24s ok   %s\n", n, msg)
+		fmt.Printf("  %-24s ok   %s%s\n", n, msg, note)
 	}
 	if failed > 0 {
 		return 1
@@ -89,4 +102,13 @@ func checkRegistry(ctx context.Context, svc *service.Service) bool {
 	}
 	printDiagnostics(svc.Config, diags)
 	return !diags.HasErrors()
+}
+
+// checkFailure words the kind of a failed check, saying when the
+// platform's own identity, which the operator sets up, is at fault.
+func checkFailure(err error) string {
+	if sdk.IsPlatformError(err) {
+		return "configuration of the platform's own identity"
+	}
+	return sdk.KindOf(err).String()
 }

@@ -76,3 +76,27 @@ source "postgres" {
 		t.Fatalf("the password leaked:\n%s", out)
 	}
 }
+
+// TestValidateShowsDefaults: `exportd validate` shows each destination's
+// configuration with the defaults its plugin declares, marked, and never
+// a sensitive value.
+func TestValidateShowsDefaults(t *testing.T) {
+	cfg := writeConfig(t, fmt.Sprintf(`data_dir   = %q
+plugin_dir = %q
+source "sample" {}
+destination "localfs" "d" {
+  account = "acme"
+  path    = %q
+  fsync   = false
+}
+`, t.TempDir(), testsupport.PluginDir(t, "localfs"), t.TempDir()))
+	out, code := runExportd(t, "validate", "-config", cfg)
+	for _, want := range []string{"destination d (localfs, account acme):", "fsync=false", `mode="0640" (default)`} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Fatalf("validate exited %d, want 0 with %q:\n%s", code, want, out)
+		}
+	}
+	if strings.Contains(out, "fsync=false (default)") {
+		t.Fatalf("a value the configuration sets is marked as a default:\n%s", out)
+	}
+}

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"net/url"
 	"sort"
+	"strings"
 )
 
 // Config is one destination's configuration: the attributes the operator
@@ -89,6 +91,22 @@ func (c Config) String(name string) string {
 	var s string
 	c.decode(name, &s)
 	return s
+}
+
+// URL returns a string attribute that must be an http or https URL with a
+// host and nothing but a path after it (an endpoint override, say),
+// without its trailing slash, or "" when unset. Its error is a
+// configuration error naming the attribute.
+func (c Config) URL(name string) (string, error) {
+	if !c.Has(name) {
+		return "", nil
+	}
+	raw := strings.TrimSpace(c.String(name))
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return "", ConfigError(name, fmt.Errorf("%q is not an http(s) URL such as https://storage.example.com", raw))
+	}
+	return strings.TrimRight(u.String(), "/"), nil
 }
 
 // Int returns a number attribute truncated to an integer, or def when unset.

@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"context"
+	"log/slog"
 	"time"
 )
 
@@ -26,6 +27,11 @@ type DestinationInfo struct {
 	Name string
 	// Account is the account whose dumps the destination receives.
 	Account string
+	// Logger is the destination's logger, with its name attached; its
+	// records reach the daemon's log (or, for a plugin served in-process,
+	// the test's). The SDK sets it before Configure; it does not cross
+	// the protocol, and a host leaves it nil.
+	Logger *slog.Logger
 }
 
 // Destination is one configured destination, such as one customer's bucket.

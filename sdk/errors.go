@@ -6,6 +6,7 @@ import (
 )
 
 // ErrorKind classifies an error so that the daemon knows what to do next.
+// Its values are those of the protocol's ErrorKind.
 type ErrorKind int
 
 const (
@@ -36,7 +37,11 @@ func (k ErrorKind) String() string {
 type Error struct {
 	Kind      ErrorKind
 	Attribute string
-	Err       error
+	// Platform is set on a configuration error of the platform's own
+	// identity rather than of the destination's attributes (see
+	// [PlatformError]).
+	Platform bool
+	Err      error
 }
 
 func (e *Error) Error() string {
@@ -58,6 +63,27 @@ func Permanent(err error) error { return wrapKind(KindPermanent, "", err) }
 // may be empty when no single attribute is at fault). It returns nil for a
 // nil err.
 func ConfigError(attr string, err error) error { return wrapKind(KindConfiguration, attr, err) }
+
+// PlatformError marks err as a configuration error of the platform's own
+// identity: the credentials that the daemon's environment gives the plugin
+// (an instance role, a credentials file the operator set, a managed
+// identity) are missing, refused or lack a grant of the platform's own.
+// The operator must fix it, not the customer. attr names the attribute
+// that selects the identity (a profile, a credentials file) when there is
+// one, and is empty when the daemon's environment alone provides it. It
+// returns nil for a nil err.
+func PlatformError(attr string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &Error{Kind: KindConfiguration, Attribute: attr, Platform: true, Err: err}
+}
+
+// IsPlatformError reports whether err is, or wraps, a [PlatformError].
+func IsPlatformError(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Platform
+}
 
 // Errorf is shorthand for an error of kind with a formatted message.
 func Errorf(kind ErrorKind, format string, args ...any) error {

@@ -25,6 +25,8 @@ type guardedExport struct {
 	// ExportInfo (see checkCarried and Put).
 	at       time.Time
 	recommit bool
+	// secrets are the destination's texts that errors must not quote.
+	secrets []string
 
 	mu        sync.Mutex
 	delivered map[string]map[int]File

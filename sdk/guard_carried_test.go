@@ -2,7 +2,6 @@ package sdk
 
 import (
 	"context"
-	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -67,24 +66,6 @@ func TestGuardRecommit(t *testing.T) {
 	}
 	if inner.commits != 1 {
 		t.Fatalf("%d commits reached the plugin", inner.commits)
-	}
-}
-
-func TestNewFieldsSurviveTheWire(t *testing.T) {
-	at := time.Date(2024, 5, 1, 10, 30, 5, 123456000, time.UTC)
-	info := ExportInfo{ID: "x", Time: at, Tables: []string{"a"}, Recommit: true, ExporterVersion: "v1.2.3"}
-	if got := exportInfoFromPB(exportInfoToPB("d", info)); !got.Recommit || got.ExporterVersion != "v1.2.3" {
-		t.Fatalf("export info after the wire: %+v", got)
-	}
-	m := Manifest{Tables: []TableManifest{
-		{Name: "a", Files: 1, Rows: 7, Bytes: 9,
-			Columns:  []Column{{Name: "id", Type: "INT64"}, {Name: "tags", Type: "LIST<BYTE_ARRAY (STRING)>"}},
-			FileList: []ManifestFile{{Index: 0, Size: 9, Rows: 7, SHA256: []byte{1, 2}}}},
-		{Name: "b", Files: 2, Rows: 3, Bytes: 4, Carried: at.Add(-time.Hour)},
-	}}
-	got := manifestFromPB(manifestToPB(m))
-	if !got.Tables[0].Carried.IsZero() || !got.Tables[1].Carried.Equal(m.Tables[1].Carried) || !reflect.DeepEqual(got, m) {
-		t.Fatalf("manifest after the wire: %+v", got)
 	}
 }
 

@@ -21,13 +21,13 @@ var (
 // which logs them under the plugin's name, so plugin code logs with it as
 // with any slog.Logger. Never log secrets.
 func Logger() *slog.Logger {
-	loggerOnce.Do(func() { logger = slog.New(NewLogHandler(stderr, slog.LevelDebug)) })
+	loggerOnce.Do(func() { logger = slog.New(newLogHandler(stderr, slog.LevelDebug)) })
 	return logger
 }
 
-// NewLogHandler returns a slog handler writing JSON lines in the format
+// newLogHandler returns a slog handler writing JSON lines in the format
 // that go-plugin forwards from a plugin's standard error to the host.
-func NewLogHandler(w io.Writer, level slog.Leveler) slog.Handler {
+func newLogHandler(w io.Writer, level slog.Leveler) slog.Handler {
 	return slog.NewJSONHandler(w, &slog.HandlerOptions{
 		Level: level,
 		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {

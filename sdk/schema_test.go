@@ -2,12 +2,13 @@ package sdk
 
 import (
 	"context"
-	"encoding/json"
+	"log/slog"
 	"reflect"
 	"strings"
 	"testing"
 
 	pb "github.com/exportd/exportd/sdk/proto/destination/v1"
+	"google.golang.org/grpc/status"
 )
 
 // constrained is a schema using every declarative constraint.
@@ -114,57 +115,6 @@ func TestWithDefaults(t *testing.T) {
 	}
 }
 
-func TestSchemaSurvivesTheWire(t *testing.T) {
-	s := constrained
-	s.Capabilities = Capabilities{MaxObjectSize: 5 << 30, CheckWrites: true}
-	got, err := schemaFromPB(schemaToPB(s))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.Capabilities != s.Capabilities || len(got.Attributes) != len(s.Attributes) {
-		t.Fatalf("schema after the wire: %+v", got)
-	}
-	for i, a := range s.Attributes {
-		g := got.Attributes[i]
-		wantDef, _ := json.Marshal(a.Default)
-		gotDef, _ := json.Marshal(g.Default)
-		if g.Name != a.Name || g.Type != a.Type || g.Sensitive != a.Sensitive || g.OperatorOnly != a.OperatorOnly ||
-			!reflect.DeepEqual(g.Enum, a.Enum) || !reflect.DeepEqual(g.Min, a.Min) || !reflect.DeepEqual(g.Max, a.Max) ||
-			string(gotDef) != string(wantDef) {
-			t.Errorf("attribute %s after the wire: %+v, want %+v", a.Name, g, a)
-		}
-	}
-	if err := got.Validate(); err != nil {
-		t.Fatalf("schema after the wire: %v", err)
-	}
-}
-
-// TestSchemaOfAnOlderPlugin: a plugin built before capabilities and
-// constraints existed sends none; every new field reads as "not declared".
-func TestSchemaOfAnOlderPlugin(t *testing.T) {
-	old := &pb.SchemaResponse{Name: "old", Version: "0.9", Attributes: []*pb.Attribute{
-		{Name: "bucket", Type: pb.AttributeType_ATTRIBUTE_TYPE_STRING, Required: true, Description: "b"},
-		{Name: "n", Type: pb.AttributeType_ATTRIBUTE_TYPE_NUMBER},
-	}}
-	s, err := schemaFromPB(old)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	if s.Capabilities != (Capabilities{}) {
-		t.Fatalf("capabilities %+v", s.Capabilities)
-	}
-	n := s.Attribute("n")
-	if n.Type != TypeNumber || n.Default != nil || n.Min != nil || n.Max != nil || n.Enum != nil || n.OperatorOnly {
-		t.Fatalf("attribute of an older plugin: %+v", n)
-	}
-	if err := s.ValidateConfig(NewConfig(map[string]any{"bucket": "x", "n": 0})); err != nil {
-		t.Fatalf("0 refused where no range is declared: %v", err)
-	}
-}
-
 // configuredWith records the configuration Configure received.
 type configuredWith struct {
 	schema Schema
@@ -181,13 +131,13 @@ func (p *configuredWith) Configure(_ context.Context, _ DestinationInfo, cfg Con
 // outside its schema's constraints, and always sees the defaults.
 func TestServerEnforcesTheSchema(t *testing.T) {
 	p := &configuredWith{schema: constrained}
-	srv, err := newServer(p)
+	srv, err := newServer(p, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
 	_, err = srv.Configure(ctx, &pb.ConfigureRequest{Destination: "d", ConfigJson: []byte(`{"bucket":"b","concurrency":100}`)})
-	if err = fromStatus(err); KindOf(err) != KindConfiguration || AttributeOf(err) != "concurrency" {
+	if d := detailOf(err); d == nil || d.Kind != pb.ErrorKind_ERROR_KIND_CONFIGURATION || d.Attribute != "concurrency" {
 		t.Fatalf("out of range: %v", err)
 	}
 	if len(p.got) != 0 {
@@ -199,7 +149,52 @@ func TestServerEnforcesTheSchema(t *testing.T) {
 	if len(p.got) != 1 || p.got[0].String("acl") != "private" || p.got[0].Int("concurrency", 0) != 4 {
 		t.Fatalf("Configure saw %s", p.got[0].JSON())
 	}
-	if _, err := newServer(&configuredWith{schema: Schema{Name: "x", Attributes: []Attribute{{Name: "a", Type: TypeInteger, Default: "x"}}}}); err == nil {
+	if _, err := newServer(&configuredWith{schema: Schema{Name: "x", Attributes: []Attribute{{Name: "a", Type: TypeInteger, Default: "x"}}}}, slog.New(slog.DiscardHandler)); err == nil {
 		t.Fatal("a schema with a default of the wrong type was served")
+	}
+}
+
+// detailOf returns the ErrorDetail of a status error, or nil.
+func detailOf(err error) *pb.ErrorDetail {
+	st, ok := status.FromError(err)
+	if !ok {
+		return nil
+	}
+	for _, d := range st.Details() {
+		if detail, ok := d.(*pb.ErrorDetail); ok {
+			return detail
+		}
+	}
+	return nil
+}
+
+func TestConfigURL(t *testing.T) {
+	tests := []struct {
+		name, value, want string
+		bad               bool
+	}{
+		{"https", "https://s3.example.com/", "https://s3.example.com", false},
+		{"with a path", " http://127.0.0.1:9000/base/ ", "http://127.0.0.1:9000/base", false},
+		{"no scheme", "s3.example.com", "", true},
+		{"other scheme", "ftp://h", "", true},
+		{"query", "https://h/?x=1", "", true},
+		{"credentials", "https://u:p@h", "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := NewConfig(map[string]any{"endpoint": tt.value}).URL("endpoint")
+			if tt.bad {
+				if KindOf(err) != KindConfiguration || AttributeOf(err) != "endpoint" {
+					t.Fatalf("got %q, %v; want a configuration error on endpoint", got, err)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("got %q, %v; want %q", got, err, tt.want)
+			}
+		})
+	}
+	if got, err := NewConfig(nil).URL("endpoint"); got != "" || err != nil {
+		t.Fatalf("unset: %q, %v", got, err)
 	}
 }

@@ -2,16 +2,20 @@ package sdk
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime"
+	"syscall"
 	"time"
 
+	"github.com/exportd/exportd/sdk/internal/protocol"
 	pb "github.com/exportd/exportd/sdk/proto/destination/v1"
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
-	"google.golang.org/grpc"
 )
 
 // ProtocolVersion is the version of the destination protocol this package
@@ -21,51 +25,62 @@ const ProtocolVersion = 1
 // PluginPrefix starts the file name of every destination plugin binary.
 const PluginPrefix = "exportd-plugin-"
 
-// Handshake is the go-plugin handshake shared by the daemon and plugins.
-// The cookie is not a secret: it stops a plugin binary from being run by
-// hand, and says what it is when someone tries.
-var Handshake = plugin.HandshakeConfig{
-	ProtocolVersion:  ProtocolVersion,
-	MagicCookieKey:   "EXPORTD_DESTINATION_PLUGIN",
-	MagicCookieValue: "7d1f0c2a-exportd-destination",
+func init() {
+	protocol.NewServer = func(p any, log *slog.Logger) (pb.DestinationServer, error) {
+		plugin, ok := p.(Plugin)
+		if !ok {
+			return nil, fmt.Errorf("%T is not an sdk.Plugin", p)
+		}
+		return newServer(plugin, log)
+	}
 }
 
-// pluginName is the key under which the destination service is dispensed.
-const pluginName = "destination"
+// ServeOption configures [Serve].
+type ServeOption func(*serveOptions)
 
-// grpcPlugin is the go-plugin glue for the destination service.
-type grpcPlugin struct {
-	plugin.NetRPCUnsupportedPlugin
-	impl *server
+type serveOptions struct {
+	debug bool
 }
 
-func (p *grpcPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
-	pb.RegisterDestinationServer(s, p.impl)
-	return nil
-}
-
-func (p *grpcPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
-	return pb.NewDestinationClient(c), nil
+// WithDebug runs the plugin in debug mode when on is true, typically from
+// a -debug flag of the plugin's main function. The plugin then does not
+// wait for the daemon to launch it: it runs standalone (under a debugger,
+// say: dlv debug ./cmd/exportd-plugin-NAME -- -debug), listens, and prints
+// a line that sets EXPORTD_REATTACH_PLUGINS. A daemon started with that
+// variable in its environment attaches to the running plugin instead of
+// launching its binary (and checks no pinned digest for it). The plugin
+// serves until it is interrupted. The connection is not mutually
+// authenticated: debug mode is for a developer's machine.
+func WithDebug(on bool) ServeOption {
+	return func(o *serveOptions) { o.debug = on }
 }
 
 // Serve runs p as a destination plugin. A plugin's main function calls it
 // and nothing else; it returns when the daemon stops the plugin. Run by
 // hand, the binary explains that it is a plugin and exits with status 1.
-func Serve(p Plugin) {
-	srv, err := newServer(p)
+func Serve(p Plugin, opts ...ServeOption) {
+	var o serveOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	srv, err := newServer(p, Logger())
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "exportd plugin: %v\n", err)
 		os.Exit(1)
 	}
+	if o.debug {
+		if err := serveDebug(srv); err != nil {
+			fmt.Fprintf(os.Stderr, "exportd plugin: %v\n", err)
+			os.Exit(1)
+		}
+		return
+	}
 	nameProcess()
 	go exitWithParent(os.Getppid(), time.Second)
 	plugin.Serve(&plugin.ServeConfig{
-		HandshakeConfig: Handshake,
-		Plugins:         plugin.PluginSet{pluginName: &grpcPlugin{impl: srv}},
-		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
-			opts = append(opts, grpc.MaxRecvMsgSize(MaxMessageSize), grpc.MaxSendMsgSize(MaxMessageSize))
-			return grpc.NewServer(opts...)
-		},
+		HandshakeConfig: protocol.Handshake,
+		Plugins:         plugin.PluginSet{protocol.PluginKey: &protocol.GRPCPlugin{Impl: srv}},
+		GRPCServer:      protocol.NewGRPCServer,
 		Logger: hclog.New(&hclog.LoggerOptions{
 			Name:       "go-plugin",
 			Level:      hclog.Info,
@@ -73,6 +88,27 @@ func Serve(p Plugin) {
 			JSONFormat: true,
 		}),
 	})
+}
+
+// serveDebug serves srv standalone until an interrupt, after printing how
+// to make the daemon attach.
+func serveDebug(srv *server) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	r, done, err := protocol.ServeAttached(ctx, srv, hclog.NewNullLogger())
+	if err != nil {
+		return err
+	}
+	value, err := json.Marshal(map[string]protocol.Reattach{srv.schema.Name: r})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("exportd plugin %s %s is running in debug mode (pid %d).\n"+
+		"Start the daemon with this variable to make it attach to the plugin instead of launching it:\n\n"+
+		"\t%s='%s'\n\nInterrupt the plugin to stop it.\n",
+		srv.schema.Name, srv.schema.Version, os.Getpid(), protocol.ReattachEnv, value)
+	<-done
+	return nil
 }
 
 // nameProcess gives the process its executable's name again. The daemon

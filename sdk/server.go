@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"sync"
 
@@ -16,18 +17,27 @@ import (
 // daemon configured and the exports in flight, and it enforces the
 // protocol's guarantees for every plugin: configurations match the schema
 // (types, enums, ranges) and carry its defaults, files belong to the
-// export's tables, and a Commit names exactly the files that were Put.
+// export's tables, a Commit names exactly the files that were Put, and no
+// error quotes a destination's sensitive values.
 type server struct {
 	pb.UnimplementedDestinationServer
 	plugin Plugin
 	schema Schema
+	log    *slog.Logger
 
 	mu      sync.Mutex
-	dests   map[string]Destination
+	dests   map[string]configured
 	exports map[string]*guardedExport
 }
 
-func newServer(p Plugin) (*server, error) {
+// configured is a destination the daemon configured.
+type configured struct {
+	Destination
+	// secrets are the texts its errors must not quote (see scrub).
+	secrets []string
+}
+
+func newServer(p Plugin, log *slog.Logger) (*server, error) {
 	s := p.Schema()
 	if err := s.Validate(); err != nil {
 		return nil, fmt.Errorf("plugin schema: %w", err)
@@ -35,7 +45,8 @@ func newServer(p Plugin) (*server, error) {
 	return &server{
 		plugin:  p,
 		schema:  s,
-		dests:   map[string]Destination{},
+		log:     log,
+		dests:   map[string]configured{},
 		exports: map[string]*guardedExport{},
 	}, nil
 }
@@ -52,26 +63,28 @@ func (s *server) Configure(ctx context.Context, r *pb.ConfigureRequest) (*pb.Con
 	if err != nil {
 		return nil, toStatus(ConfigError("", err))
 	}
+	hide := secrets(&s.schema, cfg)
 	if err := s.schema.ValidateConfig(cfg); err != nil {
-		return nil, toStatus(err)
+		return nil, toStatus(scrub(err, hide))
 	}
 	cfg = s.schema.WithDefaults(cfg)
 	name := r.GetName()
 	if name == "" {
 		name = r.GetDestination()
 	}
-	d, err := s.plugin.Configure(ctx, DestinationInfo{Name: name, Account: r.GetAccount()}, cfg)
+	info := DestinationInfo{Name: name, Account: r.GetAccount(), Logger: s.log.With("destination", name)}
+	d, err := s.plugin.Configure(ctx, info, cfg)
 	if err != nil {
 		if KindOf(err) == KindRetryable {
 			// A configuration that cannot be prepared is not transient.
-			err = ConfigError(AttributeOf(err), err)
+			err = &Error{Kind: KindConfiguration, Attribute: AttributeOf(err), Platform: IsPlatformError(err), Err: err}
 		}
-		return nil, toStatus(err)
+		return nil, toStatus(scrub(err, hide))
 	}
 	s.mu.Lock()
-	s.dests[r.GetDestination()] = d
+	s.dests[r.GetDestination()] = configured{Destination: d, secrets: hide}
 	s.mu.Unlock()
-	Logger().Debug("destination configured", "destination", name, "key", r.GetDestination())
+	s.log.Debug("destination configured", "destination", name, "key", r.GetDestination())
 	return &pb.ConfigureResponse{}, nil
 }
 
@@ -83,17 +96,17 @@ func (s *server) Remove(_ context.Context, r *pb.RemoveRequest) (*pb.RemoveRespo
 	delete(s.dests, r.GetDestination())
 	s.mu.Unlock()
 	if ok {
-		Logger().Debug("destination removed", "key", r.GetDestination())
+		s.log.Debug("destination removed", "key", r.GetDestination())
 	}
 	return &pb.RemoveResponse{}, nil
 }
 
-func (s *server) destination(name string) (Destination, error) {
+func (s *server) destination(name string) (configured, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	d, ok := s.dests[name]
 	if !ok {
-		return nil, Permanent(fmt.Errorf("destination %q is not configured", name))
+		return configured{}, Permanent(fmt.Errorf("destination %q is not configured", name))
 	}
 	return d, nil
 }
@@ -105,7 +118,7 @@ func (s *server) Check(ctx context.Context, r *pb.CheckRequest) (*pb.CheckRespon
 	}
 	msg, err := d.Check(ctx)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, toStatus(scrub(err, d.secrets))
 	}
 	return &pb.CheckResponse{Message: msg}, nil
 }
@@ -121,21 +134,24 @@ func (s *server) Begin(ctx context.Context, r *pb.BeginRequest) (*pb.BeginRespon
 	}
 	exp, err := d.Begin(ctx, info)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, toStatus(scrub(err, d.secrets))
 	}
 	handle := newHandle()
 	g := newGuardedExport(exp, info.Tables)
-	g.at, g.recommit = info.Time, info.Recommit
+	g.at, g.recommit, g.secrets = info.Time, info.Recommit, d.secrets
 	s.mu.Lock()
 	s.exports[handle] = g
 	s.mu.Unlock()
-	Logger().Debug("export begun", "destination", r.GetDestination(), "export_id", info.ID, "account", info.Account, "run_id", info.RunID)
+	s.log.Debug("export begun", "destination", r.GetDestination(), "export_id", info.ID, "account", info.Account, "run_id", info.RunID)
 	return &pb.BeginResponse{Handle: handle}, nil
 }
 
 func validateExportInfo(info ExportInfo) error {
 	if info.Time.IsZero() {
 		return errors.New("export time is not set")
+	}
+	if len(info.Tables) == 0 {
+		return errors.New("export names no tables")
 	}
 	if !info.PreviousTime.IsZero() && !info.Time.Truncate(60e9).After(info.PreviousTime.Truncate(60e9)) {
 		return fmt.Errorf("export time %s is not in a later minute than the previous export %s",
@@ -170,7 +186,7 @@ func (s *server) Put(ctx context.Context, r *pb.PutRequest) (*pb.PutResponse, er
 	if !filepath.IsAbs(f.Path) {
 		return nil, toStatus(Permanent(fmt.Errorf("file path %q is not absolute", f.Path)))
 	}
-	return &pb.PutResponse{}, toStatus(e.Put(ctx, f))
+	return &pb.PutResponse{}, toStatus(scrub(e.Put(ctx, f), e.secrets))
 }
 
 func (s *server) Commit(ctx context.Context, r *pb.CommitRequest) (*pb.CommitResponse, error) {
@@ -180,10 +196,10 @@ func (s *server) Commit(ctx context.Context, r *pb.CommitRequest) (*pb.CommitRes
 	}
 	rc, err := e.Commit(ctx, manifestFromPB(r.GetTables()))
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, toStatus(scrub(err, e.secrets))
 	}
 	s.forget(r.GetHandle())
-	Logger().Info("export committed", "receipt", rc.Location)
+	s.log.Info("export committed", "receipt", rc.Location)
 	return &pb.CommitResponse{Location: rc.Location, Receipt: rc.Body}, nil
 }
 
@@ -196,7 +212,7 @@ func (s *server) Abort(ctx context.Context, r *pb.AbortRequest) (*pb.AbortRespon
 	}
 	err := e.Abort(ctx)
 	s.forget(r.GetHandle())
-	return &pb.AbortResponse{}, toStatus(err)
+	return &pb.AbortResponse{}, toStatus(scrub(err, e.secrets))
 }
 
 func (s *server) forget(handle string) {

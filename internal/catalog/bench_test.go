@@ -37,7 +37,6 @@ func BenchmarkRegistryStartup(b *testing.B) {
 		for k, v := range map[string]string{
 			"bucket":      fmt.Sprintf("customer-%05d-dumps", i),
 			"role_arn":    fmt.Sprintf("arn:aws:iam::%012d:role/platform-export", 100000000000+i),
-			"external_id": fmt.Sprintf("acct-%05d", i),
 			"region":      "eu-west-1",
 		} {
 			attrs[k], _ = json.Marshal(v)

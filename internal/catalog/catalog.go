@@ -196,6 +196,15 @@ func (e *Entry) release() {
 	}
 }
 
+// Describe renders the destination's configuration for people: secrets
+// redacted, the plugin's defaults marked.
+func (e *Entry) Describe() string {
+	if e.err != nil {
+		return e.err.Error()
+	}
+	return config.Redact(e.schema, e.cfg)
+}
+
 // Open returns the destination configured in its plugin, configuring it
 // at first use. A registered destination that could not be decoded
 // returns its configuration error.

@@ -28,7 +28,7 @@ func parseConfig(t *testing.T, hcl string) *config.Config {
 // with the configuration hcl.
 func newCatalog(t *testing.T, hcl string) *Catalog {
 	t.Helper()
-	host := pluginhost.New(nil, pluginhost.Options{Dir: testsupport.PluginDir(t, "localfs")})
+	host := pluginhost.New(nil, pluginhost.Options{Dir: testsupport.PluginDir(t, "localfs", testsupport.RegFS)})
 	t.Cleanup(host.Close)
 	c := New(context.Background(), host, nil)
 	staged, diags := c.Stage(context.Background(), parseConfig(t, hcl), nil)
@@ -39,11 +39,12 @@ func newCatalog(t *testing.T, hcl string) *Catalog {
 	return c
 }
 
-// localfsEntry is a registered localfs destination writing into dir.
+// localfsEntry is a registered destination of the regfs test plugin
+// (localfs, registrable) writing into dir.
 func localfsEntry(name, account, dir string, rev uint64) registry.Entry {
 	path, _ := json.Marshal(dir)
 	return registry.Entry{Revision: rev, Record: registry.Record{
-		Name: name, Plugin: "localfs", Account: account, Enabled: true,
+		Name: name, Plugin: testsupport.RegFS, Account: account, Enabled: true,
 		Attributes: map[string]json.RawMessage{"path": path},
 	}}
 }
@@ -302,7 +303,7 @@ func TestIdleRegistrationsLeaveThePlugin(t *testing.T) {
 // reload, and come back when it allows it again.
 func TestPluginPermissionFollowsTheConfiguration(t *testing.T) {
 	ctx := context.Background()
-	c := newCatalog(t, `registry { plugins = ["localfs"] }`)
+	c := newCatalog(t, `registry { plugins = ["regfs"] }`)
 	c.Apply(ctx, registry.Change{Name: "d1", Entry: localfsEntry("d1", "acme", t.TempDir(), 1)})
 	usable := func() error {
 		s := c.Snapshot("acme")
@@ -315,7 +316,7 @@ func TestPluginPermissionFollowsTheConfiguration(t *testing.T) {
 		want string
 	}{
 		{`registry { plugins = ["s3legacy"] }`, "may not be used by registered destinations"},
-		{`registry { plugins = ["localfs"] }`, ""},
+		{`registry { plugins = ["regfs"] }`, ""},
 	} {
 		staged, diags := c.Stage(ctx, parseConfig(t, step.hcl), nil)
 		if diags.HasErrors() {

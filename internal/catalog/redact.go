@@ -24,7 +24,7 @@ func redactErr(err error, secrets []string) error {
 	}
 	var se *sdk.Error
 	if errors.As(err, &se) {
-		return &sdk.Error{Kind: se.Kind, Attribute: se.Attribute, Err: errors.New(registry.Redact(se.Err.Error(), secrets))}
+		return &sdk.Error{Kind: se.Kind, Attribute: se.Attribute, Platform: se.Platform, Err: errors.New(registry.Redact(se.Err.Error(), secrets))}
 	}
 	return errors.New(msg) // unclassified: retryable, like the original
 }

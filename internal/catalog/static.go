@@ -124,18 +124,7 @@ func (s *Staged) stage(ctx context.Context, d config.Destination, old *Entry) (*
 	}
 	dest, err := s.c.configure(ctx, e)
 	if err != nil {
-		rng := d.DeclRange
-		var se *sdk.Error
-		if errors.As(err, &se) && se.Attribute != "" {
-			// The range points at the attribute: say what is wrong with it.
-			rng, err = d.AttributeRange(se.Attribute), se.Err
-		}
-		return nil, append(diags, d.MarkSensitive(schema, hcl.Diagnostics{{
-			Severity: hcl.DiagError,
-			Summary:  "Invalid destination configuration",
-			Detail:   fmt.Sprintf("Destination %q (plugin %s): %v", d.Name, d.Plugin, err),
-			Subject:  rng.Ptr(),
-		}})...)
+		return nil, append(diags, d.MarkSensitive(schema, hcl.Diagnostics{s.configureDiagnostic(d, err)})...)
 	}
 	e.dest = dest
 	s.fresh = append(s.fresh, e)
@@ -145,6 +134,27 @@ func (s *Staged) stage(ctx context.Context, d config.Destination, old *Entry) (*
 		s.Changed = append(s.Changed, d.Name)
 	}
 	return e, diags
+}
+
+// configureDiagnostic points a plugin's refusal of a destination at the
+// attribute at fault, or, when the platform's own identity is (which the
+// operator sets up for the plugin), at the plugin's block.
+func (s *Staged) configureDiagnostic(d config.Destination, err error) *hcl.Diagnostic {
+	diag := &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid destination configuration", Subject: d.DeclRange.Ptr()}
+	var se *sdk.Error
+	if errors.As(err, &se) {
+		if se.Attribute != "" {
+			// The range points at the attribute: say what is wrong with it.
+			diag.Subject, err = d.AttributeRange(se.Attribute).Ptr(), se.Err
+		} else if se.Platform {
+			diag.Subject = pluginRange(s.conf, d.Plugin).Ptr()
+		}
+		if se.Platform {
+			diag.Summary = "The platform's own identity does not work"
+		}
+	}
+	diag.Detail = fmt.Sprintf("Destination %q (plugin %s): %v", d.Name, d.Plugin, err)
+	return diag
 }
 
 // same reports whether two entries configure a destination alike.

@@ -410,7 +410,9 @@ func (c *Config) decodeParquet(d *decoder, b *rawBlock) {
 		a := d.attrs(b.Body, "compression", "compression_level", "target_file_size", "row_group_size", "max_spooled_files", "lanes")
 		d.oneOf(a["compression"], &p.Compression, "gzip", "snappy", "zstd", "none")
 		d.intRange(a["compression_level"], &p.CompressionLevel, 0, 22)
-		d.size(a["target_file_size"], &p.TargetFileSize, 64<<10, 4<<30)
+		// No destination's limit here: files are kept under the max object
+		// size each destination's plugin declares, whatever this says.
+		d.size(a["target_file_size"], &p.TargetFileSize, 64<<10, 1<<40)
 		d.size(a["row_group_size"], &p.RowGroupSize, 64<<10, 1<<30)
 		d.intRange(a["max_spooled_files"], &p.MaxSpooledFiles, 1, 1024)
 		d.intRange(a["lanes"], &p.Lanes, 0, 32)

@@ -217,12 +217,68 @@ func TestDecodeDestination(t *testing.T) {
 	if cfg.String("bucket") != "b" || cfg.Int("concurrency", 0) != 8 || cfg.Has("folder") || cfg.Has("account") {
 		t.Fatalf("config %s", cfg.JSON())
 	}
-	if err := testSchema.Check(cfg); err != nil {
+	if err := testSchema.ValidateConfig(cfg); err != nil {
 		t.Fatal(err)
 	}
 	red := Redact(testSchema, cfg)
 	if strings.Contains(red, "hunter2") || !strings.Contains(red, `bucket="b"`) {
 		t.Fatalf("redacted: %s", red)
+	}
+}
+
+var constrainedSchema = sdk.Schema{Name: "s3legacy", Version: "1", Attributes: []sdk.Attribute{
+	{Name: "bucket", Type: sdk.TypeString, Required: true},
+	{Name: "acl", Type: sdk.TypeString, Default: "private", Enum: []string{"private", "bucket-owner-read"}},
+	{Name: "concurrency", Type: sdk.TypeInteger, Default: 4, Min: sdk.Bound(1), Max: sdk.Bound(64)},
+	{Name: "scopes", Type: sdk.TypeStringList, Enum: []string{"read", "write"}},
+	{Name: "token", Type: sdk.TypeString, Sensitive: true, Enum: []string{"alpha", "beta"}},
+}}
+
+// TestDecodeDestinationConstraints: a value outside an attribute's
+// declared values or range is a diagnostic on that value, as the plugin's
+// SDK would refuse it; a sensitive one is neither quoted nor shown.
+func TestDecodeDestinationConstraints(t *testing.T) {
+	tests := []struct {
+		name, body, summary, detail string
+		line, col                   int
+	}{
+		{"not one of the values", `  acl = "public-read"`, "Invalid value for acl", `"public-read" is not one of "private", "bucket-owner-read"`, 6, 9},
+		{"above the range", `  concurrency = 65`, "Invalid value for concurrency", "65 is not a whole number from 1 to 64", 6, 17},
+		{"not whole", `  concurrency = 2.5`, "Invalid value for concurrency", "2.5 is not a whole number from 1 to 64", 6, 17},
+		{"a list element", `  scopes = ["read", "admin"]`, "Invalid value for scopes", `"admin" is not one of "read", "write"`, 6, 12},
+		{"a sensitive value", `  token = "hunter2"`, "Invalid value for token", `the value is not one of "alpha", "beta"`, 6, 11},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := "data_dir = \"x\"\nsource \"sample\" {}\ndestination \"s3legacy\" \"d\" {\n  account = \"acme\"\n  bucket = \"b\"\n" + tt.body + "\n}\n"
+			c := mustParse(t, src)
+			_, diags := c.DecodeDestination(c.Destinations[0], constrainedSchema)
+			if len(diags) != 1 || diags[0].Summary != tt.summary || !strings.Contains(diags[0].Detail, tt.detail) {
+				t.Fatalf("diagnostics %v, want one %q saying %q", diags, tt.summary, tt.detail)
+			}
+			if d := diags[0]; d.Subject.Start.Line != tt.line || d.Subject.Start.Column != tt.col {
+				t.Fatalf("at %d:%d, want %d:%d", d.Subject.Start.Line, d.Subject.Start.Column, tt.line, tt.col)
+			}
+			var out strings.Builder
+			WriteDiagnostics(&out, c.Files, diags)
+			if strings.Contains(out.String(), "hunter2") {
+				t.Fatalf("a sensitive value is shown:\n%s", out.String())
+			}
+		})
+	}
+}
+
+func TestRedactShowsDefaults(t *testing.T) {
+	c := mustParse(t, "data_dir = \"x\"\nsource \"sample\" {}\ndestination \"s3legacy\" \"d\" {\n  account = \"acme\"\n  bucket = \"b\"\n  concurrency = 8\n}\n")
+	cfg, diags := c.DecodeDestination(c.Destinations[0], constrainedSchema)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	if cfg.Has("acl") {
+		t.Fatal("the decoded configuration holds a default: the plugin's SDK fills them in")
+	}
+	if got, want := Redact(constrainedSchema, cfg), `acl="private" (default) bucket="b" concurrency=8`; got != want {
+		t.Fatalf("Redact: %s, want %s", got, want)
 	}
 }
 

@@ -13,7 +13,7 @@ import (
 	"github.com/hashicorp/hcl/v2/gohcl"
 	"github.com/zclconf/go-cty/cty"
 
-	"github.com/exportd/exportd/sdk"
+	"github.com/exportd/exportd/sdk/host"
 )
 
 // decoder evaluates attributes one by one so that every error points at
@@ -279,7 +279,7 @@ func (d *decoder) envPatterns(a *hcl.Attribute, dst *[]string) {
 		return
 	}
 	for _, p := range v {
-		if err := sdk.CheckEnvPattern(p); err != nil {
+		if err := host.CheckEnvPattern(p); err != nil {
 			d.errorf(a.Expr.Range(), "Invalid environment variable pattern", fmt.Sprintf("%s: %v.", a.Name, err))
 			return
 		}

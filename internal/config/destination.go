@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -23,7 +24,10 @@ var attrTypes = map[sdk.AttributeType]cty.Type{
 
 // DecodeDestination decodes a destination's own attributes against its
 // plugin's schema. An unknown or misspelt attribute, a missing required
-// one, or a value of the wrong type is a diagnostic at its source range.
+// one, a value of the wrong type, and a value outside the attribute's
+// declared values or range is a diagnostic at its source range. The
+// schema's defaults are not filled in: the plugin's SDK does that (see
+// Redact for showing them).
 func (c *Config) DecodeDestination(d Destination, schema sdk.Schema) (sdk.Config, hcl.Diagnostics) {
 	spec := hcldec.ObjectSpec{}
 	for _, a := range schema.Attributes {
@@ -49,6 +53,9 @@ func (c *Config) DecodeDestination(d Destination, schema sdk.Schema) (sdk.Config
 	if err != nil {
 		return sdk.Config{}, append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot encode destination configuration", Detail: err.Error(), Subject: d.DeclRange.Ptr()})
 	}
+	if cdiags := d.constraintDiagnostics(schema, cfg); cdiags.HasErrors() {
+		return sdk.Config{}, append(diags, cdiags...)
+	}
 	return cfg, diags
 }
 
@@ -61,6 +68,35 @@ func (c *Config) destinationContext(d Destination) *hcl.EvalContext {
 		return nil
 	}
 	return evalContext(c.Dir)
+}
+
+// constraintDiagnostics checks the values against the schema's declared
+// values, ranges and whole numbers (the same check the plugin's SDK makes
+// before Configure), each problem a diagnostic on the attribute's value.
+func (d Destination) constraintDiagnostics(schema sdk.Schema, cfg sdk.Config) hcl.Diagnostics {
+	err := schema.ValidateConfig(cfg)
+	if err == nil {
+		return nil
+	}
+	errs := []error{err}
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = joined.Unwrap()
+	}
+	var diags hcl.Diagnostics
+	for _, e := range errs {
+		var se *sdk.Error
+		if !errors.As(e, &se) {
+			continue
+		}
+		rng := d.AttributeRange(se.Attribute)
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid value for " + se.Attribute,
+			Detail:   fmt.Sprintf("Destination %q (plugin %s): %v.", d.Name, schema.Name, se.Err),
+			Subject:  rng.Ptr(),
+		})
+	}
+	return d.MarkSensitive(schema, diags)
 }
 
 // AttributeRange returns the source range of a destination attribute's
@@ -91,27 +127,36 @@ func (d Destination) MarkSensitive(schema sdk.Schema, diags hcl.Diagnostics) hcl
 }
 
 // Redact renders a destination configuration for logs and messages, with
-// every sensitive attribute's value replaced.
+// every sensitive attribute's value replaced, and the schema's defaults
+// for what the configuration leaves unset, each marked "(default)": what
+// the plugin will use.
 func Redact(schema sdk.Schema, cfg sdk.Config) string {
-	names := cfg.Names()
+	all := schema.WithDefaults(cfg)
+	names := all.Names()
 	sort.Strings(names)
 	parts := make([]string, 0, len(names))
 	for _, n := range names {
-		a := schema.Attribute(n)
-		switch {
-		case a == nil || a.Sensitive:
-			parts = append(parts, n+"=(sensitive)")
-		case a.Type == sdk.TypeString:
-			parts = append(parts, fmt.Sprintf("%s=%q", n, cfg.String(n)))
-		case a.Type == sdk.TypeStringList:
-			parts = append(parts, fmt.Sprintf("%s=%q", n, cfg.Strings(n)))
-		case a.Type == sdk.TypeBool:
-			parts = append(parts, fmt.Sprintf("%s=%t", n, cfg.Bool(n, false)))
-		case a.Type == sdk.TypeNumber || a.Type == sdk.TypeInteger:
-			parts = append(parts, fmt.Sprintf("%s=%v", n, cfg.Float(n, 0)))
-		default:
-			parts = append(parts, n+"=…")
+		part := redactOne(schema.Attribute(n), n, all)
+		if !cfg.Has(n) {
+			part += " (default)"
 		}
+		parts = append(parts, part)
 	}
 	return strings.Join(parts, " ")
+}
+
+func redactOne(a *sdk.Attribute, n string, cfg sdk.Config) string {
+	switch {
+	case a == nil || a.Sensitive:
+		return n + "=(sensitive)"
+	case a.Type == sdk.TypeString:
+		return fmt.Sprintf("%s=%q", n, cfg.String(n))
+	case a.Type == sdk.TypeStringList:
+		return fmt.Sprintf("%s=%q", n, cfg.Strings(n))
+	case a.Type == sdk.TypeBool:
+		return fmt.Sprintf("%s=%t", n, cfg.Bool(n, false))
+	case a.Type == sdk.TypeNumber || a.Type == sdk.TypeInteger:
+		return fmt.Sprintf("%s=%v", n, cfg.Float(n, 0))
+	}
+	return n + "=…"
 }

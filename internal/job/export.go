@@ -209,6 +209,7 @@ func (x *jobRun) run() map[string]Outcome {
 			Time:         c.time,
 			PreviousTime: c.ds.LastTime,
 			Carried:      c.carried,
+			MaxFileSize:  maxObjectSize(c.dest),
 		})
 	}
 	out := map[string]Outcome{}

@@ -20,12 +20,13 @@ func (x *jobRun) recommit(c *candidate) Outcome {
 	m := sdkManifest(in.Manifest)
 	o := Outcome{Destination: c.name, Time: in.Time}
 	info := sdk.ExportInfo{
-		ID:           x.s.jobID + "/" + c.name + "/recommit",
-		Account:      x.s.event.AccountID,
-		RunID:        x.s.event.RunID,
-		Time:         in.Time,
-		PreviousTime: c.ds.LastTime,
-		Recommit:     true,
+		ID:              x.s.jobID + "/" + c.name + "/recommit",
+		Account:         x.s.event.AccountID,
+		RunID:           x.s.event.RunID,
+		Time:            in.Time,
+		PreviousTime:    c.ds.LastTime,
+		Recommit:        true,
+		ExporterVersion: x.e.Runner.ExporterVersion,
 	}
 	for _, t := range m.Tables {
 		if t.Carried.IsZero() {

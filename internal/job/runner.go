@@ -58,6 +58,9 @@ type Runner struct {
 	Log             *slog.Logger
 	// Observer, when set, is told about progress (metrics, a terminal).
 	Observer Observer
+	// ExporterVersion is the daemon's version, which each Begin tells the
+	// destination.
+	ExporterVersion string
 }
 
 // Job is one export of one run to some of an account's destinations.
@@ -84,6 +87,10 @@ type Target struct {
 	// other tables, whose files are those of earlier dumps. They are
 	// named in the Commit manifest, never encoded nor delivered.
 	Carried []sdk.TableManifest
+	// MaxFileSize is the largest file the destination takes (its plugin's
+	// max object size); 0 means no limit. Every file of the job stays
+	// under the smallest limit of its targets.
+	MaxFileSize int64
 }
 
 // Outcome is how a job ended for one destination.
@@ -169,7 +176,7 @@ func (r *Runner) Run(ctx context.Context, job Job) []Outcome {
 	defer snap.Close()
 	tables := snap.Tables()
 
-	exp := &export{runner: r, job: job, log: log, tables: tables}
+	exp := &export{runner: r, job: job, log: log, tables: tables, parquet: r.parquetFor(job)}
 	exp.begin(ctx)
 	encodeErr := exp.encode(ctx, spool, tables, snap)
 	exp.puts.Wait()
@@ -216,11 +223,17 @@ type export struct {
 	log    *slog.Logger
 	tables []schema.Table
 
+	// parquet are the writers' options for this job's targets.
+	parquet parquetw.Options
+
 	targets []*target
 	puts    sync.WaitGroup
 
 	mu        sync.Mutex
 	summaries map[string]parquetw.Summary
+	// encoded holds, by table, what manifests say of its encoding: its
+	// columns and files (manifest.go).
+	encoded map[string]*encodedTable
 }
 
 // begin starts the export at every target. A target whose Begin fails is
@@ -240,12 +253,13 @@ func (e *export) begin(ctx context.Context) {
 			continue
 		}
 		exp, err := t.Destination.Begin(ctx, sdk.ExportInfo{
-			ID:           e.job.ID + "/" + t.Name,
-			Account:      e.job.Event.AccountID,
-			RunID:        e.job.Event.RunID,
-			Time:         t.Time,
-			Tables:       tt.tables,
-			PreviousTime: t.PreviousTime,
+			ID:              e.job.ID + "/" + t.Name,
+			Account:         e.job.Event.AccountID,
+			RunID:           e.job.Event.RunID,
+			Time:            t.Time,
+			Tables:          tt.tables,
+			PreviousTime:    t.PreviousTime,
+			ExporterVersion: e.runner.ExporterVersion,
 		})
 		if err != nil {
 			tt.fail(fmt.Errorf("begin export: %w", err))
@@ -334,6 +348,9 @@ func (e *export) encodeTable(ctx context.Context, spool string, t schema.Table, 
 	if obs != nil {
 		obs.TableStarted(e.job.ID, t.Name)
 	}
+	if err := e.recordColumns(t); err != nil {
+		return sdk.Permanent(fmt.Errorf("table %s: %w", t.Name, err))
+	}
 	slots := make(chan struct{}, max(e.runner.MaxSpooledFiles, 1))
 	deliver := func(ctx context.Context, f parquetw.File) error {
 		select {
@@ -341,6 +358,7 @@ func (e *export) encodeTable(ctx context.Context, spool string, t schema.Table, 
 		case <-ctx.Done():
 			return context.Cause(ctx)
 		}
+		e.recordFile(f)
 		if obs != nil {
 			obs.FileEncoded(e.job.ID, f)
 		}
@@ -351,7 +369,7 @@ func (e *export) encodeTable(ctx context.Context, spool string, t schema.Table, 
 		}
 		return nil
 	}
-	w, err := parquetw.NewTableWriter(ctx, filepath.Join(spool, t.Name), t, e.runner.Parquet, deliver)
+	w, err := parquetw.NewTableWriter(ctx, filepath.Join(spool, t.Name), t, e.parquet, deliver)
 	if err != nil {
 		return sdk.Permanent(fmt.Errorf("table %s: %w", t.Name, err))
 	}
@@ -427,11 +445,7 @@ func (e *export) finish(ctx context.Context, encodeErr error) {
 			continue
 		}
 		if t.alive() {
-			m := sdk.Manifest{}
-			for _, s := range t.summaries(e.summaries) {
-				m.Tables = append(m.Tables, sdk.TableManifest{Name: s.Table, Files: s.Files, Rows: s.Rows, Bytes: s.Bytes})
-			}
-			m.Tables = append(m.Tables, t.Carried...)
+			m := e.manifest(t)
 			crashAt(CrashBeforeCommit)
 			rc, err := t.exp.Commit(ctx, m)
 			if err == nil {

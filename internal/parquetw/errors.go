@@ -11,6 +11,10 @@ import (
 // order. Such an error means a bug in the source, not a passing condition.
 var ErrMisuse = errors.New("row does not fit the table")
 
+// ErrFileTooLarge is wrapped by the error of a table whose file came out
+// larger than Options.MaxFileSize: its destinations could not take it.
+var ErrFileTooLarge = errors.New("file larger than its destinations take")
+
 // ErrClosed is returned by calls on a TableWriter after Close or Abort.
 var ErrClosed = errors.New("table writer closed")
 

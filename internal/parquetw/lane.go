@@ -210,6 +210,7 @@ type sink struct {
 	dir     string
 	table   string
 	fn      DeliverFunc
+	maxSize int64        // no file may be larger; 0: no limit
 	opened  atomic.Int64 // partial files created; numbers the next one
 	failure *failure     // the writer's first error, with several lanes
 
@@ -245,6 +246,11 @@ func (s *sink) deliver(ctx context.Context, out *output, rows int64) error {
 }
 
 func (s *sink) deliverLocked(ctx context.Context, out *output, rows int64) error {
+	if s.maxSize > 0 && out.written > s.maxSize {
+		out.discard()
+		return fmt.Errorf("table %s: a file of %d bytes (%d rows): %w, at most %d bytes; lower the parquet target_file_size, or the source's largest value",
+			s.table, out.written, rows, ErrFileTooLarge, s.maxSize)
+	}
 	index := s.next
 	if err := out.commit(filepath.Join(s.dir, fileName(s.table, index))); err != nil {
 		out.discard()

@@ -16,8 +16,8 @@ import (
 // Compression names the codec applied to every column chunk.
 type Compression string
 
-// The supported codecs. GZIP is the default because the S3 legacy layout
-// promises GZIP column chunks.
+// The supported codecs. GZIP is the default: the layout the destinations
+// deliver (files named .parquet.gz) promises GZIP column chunks.
 const (
 	Gzip         Compression = "gzip"
 	Snappy       Compression = "snappy"
@@ -52,9 +52,6 @@ const dictionaryMaxBytes = 1 << 20
 const (
 	minPageBufferSize = 4 << 10
 	maxPageBufferSize = 64 << 20
-	// maxFileSize keeps a file, which S3 legacy sends as one PutObject,
-	// well under the 5 GiB single-request limit.
-	maxFileSize = 4 << 30
 )
 
 // defaultBatchRows is how many rows a TableWriter gathers before handing
@@ -88,6 +85,14 @@ type Options struct {
 	// data stays at or under it); the footer, a few KiB, comes on top.
 	// 0 means 128 MiB.
 	TargetFileSize int64
+
+	// MaxFileSize, when set, is a size no file may exceed: where the files
+	// go cannot take more (a destination's max object size). The target
+	// is lowered to leave room under it (see TargetUnder); a file that
+	// exceeds it all the same, when a row group of huge values crosses
+	// the target, fails the table with ErrFileTooLarge rather than reach
+	// a destination that would refuse it. 0 means no limit.
+	MaxFileSize int64
 
 	// RowGroupRows and RowGroupBytes bound a row group: it is flushed to
 	// the file when it holds that many rows or when its buffered pages
@@ -133,6 +138,9 @@ func (o Options) withDefaults() Options {
 	if o.TargetFileSize == 0 {
 		o.TargetFileSize = DefaultTargetFileSize
 	}
+	if o.MaxFileSize > 0 {
+		o.TargetFileSize = min(o.TargetFileSize, TargetUnder(o.MaxFileSize))
+	}
 	if o.RowGroupRows == 0 {
 		o.RowGroupRows = DefaultRowGroupRows
 	}
@@ -174,8 +182,11 @@ func (o Options) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("unknown compression %q (want gzip, snappy, zstd or none)", string(o.Compression)))
 	}
-	if o.TargetFileSize < 0 || o.TargetFileSize > maxFileSize {
-		errs = append(errs, fmt.Errorf("target file size %d outside 1..%d bytes", o.TargetFileSize, int64(maxFileSize)))
+	if o.TargetFileSize < 0 {
+		errs = append(errs, fmt.Errorf("target file size %d is negative", o.TargetFileSize))
+	}
+	if o.MaxFileSize < 0 {
+		errs = append(errs, fmt.Errorf("max file size %d is negative", o.MaxFileSize))
 	}
 	if o.RowGroupRows < 0 {
 		errs = append(errs, fmt.Errorf("row group rows %d is negative", o.RowGroupRows))
@@ -193,6 +204,18 @@ func (o Options) Validate() error {
 		errs = append(errs, fmt.Errorf("batch rows %d is negative", o.batchRows))
 	}
 	return errors.Join(errs...)
+}
+
+// TargetUnder is the largest target file size whose files stay under
+// limit bytes. A file ends with the batch that brings its estimated size
+// to the target, so the file can pass the target by one batch (at most
+// 1024 rows and 4 MiB of string and binary values, unless a single value
+// is larger) and then takes its footer; the room left for both is a
+// quarter of the limit, or 64 MiB plus a thirty-second of it when that is
+// less (224 MiB under a 5 GiB limit).
+func TargetUnder(limit int64) int64 {
+	room := min(limit/4, 64<<20+limit/32)
+	return max(limit-room, 1)
 }
 
 // codecKey identifies a configured codec. Codecs keep pools of compressors,

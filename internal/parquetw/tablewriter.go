@@ -103,7 +103,7 @@ func NewTableWriter(ctx context.Context, dir string, t schema.Table, opts Option
 		ctx:        ctx,
 		schema:     t,
 		opts:       opts.withDefaults(),
-		sink:       &sink{dir: abs, table: t.Name, fn: deliver, summary: Summary{Table: t.Name}},
+		sink:       &sink{dir: abs, table: t.Name, fn: deliver, maxSize: opts.MaxFileSize, summary: Summary{Table: t.Name}},
 	}
 	w.laneKey = laneKey(&w.schema, &w.opts)
 	first, err := takeLane(&w.schema, &w.opts, w.sink, w.laneKey)

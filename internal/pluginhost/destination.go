@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/exportd/exportd/sdk"
+	"github.com/exportd/exportd/sdk/host"
 )
 
 // Destination is one configured instance of a destination. It follows its
@@ -25,7 +26,7 @@ type Destination struct {
 
 	mu      sync.Mutex
 	remote  sdk.Destination
-	client  *sdk.Client
+	client  *host.Client
 	removed bool
 }
 
@@ -45,9 +46,22 @@ func (d *Destination) current() (sdk.Destination, error) {
 		return nil, sdk.Permanent(fmt.Errorf("destination %s was removed from plugin %s", d.info.Name, d.plugin))
 	}
 	if d.remote == nil || d.client.Exited() {
-		return nil, sdk.Retryable(fmt.Errorf("plugin %s is restarting: %w", d.plugin, sdk.ErrPluginExited))
+		return nil, sdk.Retryable(fmt.Errorf("plugin %s is restarting: %w", d.plugin, host.ErrPluginExited))
 	}
 	return d.remote, nil
+}
+
+// MaxObjectSize is the largest file the destination's plugin takes, as
+// its schema declares; 0 means no limit. The job engine keeps every file
+// under it.
+func (d *Destination) MaxObjectSize() int64 {
+	d.mu.Lock()
+	c := d.client
+	d.mu.Unlock()
+	if c == nil {
+		return 0
+	}
+	return c.Schema().Capabilities.MaxObjectSize
 }
 
 // Check runs the plugin's connectivity check for the destination.
@@ -93,16 +107,16 @@ func (d *Destination) Remove(ctx context.Context) error {
 }
 
 // configure configures the instance d in the plugin process c.
-func configure(ctx context.Context, c *sdk.Client, d *Destination) (sdk.Destination, error) {
+func configure(ctx context.Context, c *host.Client, d *Destination) (sdk.Destination, error) {
 	return c.ConfigureInstance(ctx, d.key, d.info, d.cfg)
 }
 
 // removeRemote releases the instance d in the plugin process c. A plugin
 // that predates Remove keeps it until it restarts: that is said once per
 // process.
-func (h *Host) removeRemote(ctx context.Context, c *sdk.Client, d *Destination) error {
+func (h *Host) removeRemote(ctx context.Context, c *host.Client, d *Destination) error {
 	err := c.Remove(ctx, d.key)
-	if !errors.Is(err, sdk.ErrRemoveUnsupported) {
+	if !errors.Is(err, host.ErrRemoveUnsupported) {
 		return err
 	}
 	h.mu.Lock()
@@ -120,7 +134,7 @@ func (h *Host) removeRemote(ctx context.Context, c *sdk.Client, d *Destination) 
 }
 
 // reconfigure configures every destination of a plugin in a new process.
-func (h *Host) reconfigure(ctx context.Context, pluginName string, c *sdk.Client) error {
+func (h *Host) reconfigure(ctx context.Context, pluginName string, c *host.Client) error {
 	h.mu.Lock()
 	var ds []*Destination
 	for _, d := range h.dests {

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/exportd/exportd/sdk"
+	"github.com/exportd/exportd/sdk/host"
 )
 
 // Spec says where a plugin's binary is and what it must hash to.
@@ -34,7 +35,7 @@ type Spec struct {
 	SHA256 string
 	// Env names the daemon's environment variables the plugin receives
 	// besides the SDK's base set: names or prefixes followed by a star
-	// (see sdk.CheckEnvPattern).
+	// (see host.CheckEnvPattern).
 	Env []string
 }
 
@@ -51,6 +52,10 @@ type Options struct {
 	OnRestart func(plugin string)
 	// PollInterval is how often plugins are checked for liveness.
 	PollInterval time.Duration
+	// Attach names plugins running in debug mode (see sdk.WithDebug and
+	// host.ReattachEnv): the host attaches to them instead of launching
+	// their binaries, whose paths and pinned digests then play no part.
+	Attach map[string]host.Reattach
 }
 
 // ErrNotInstalled is returned when a plugin's binary cannot be found.
@@ -84,8 +89,9 @@ type Host struct {
 type plugin struct {
 	spec   Spec
 	path   string
-	client *sdk.Client // nil while restarting
-	next   time.Time   // earliest next restart attempt
+	attach *host.Reattach // set for a plugin in debug mode
+	client *host.Client   // nil while restarting
+	next   time.Time      // earliest next restart attempt
 	delay  time.Duration
 	// noRemove is set once the current process said it predates Remove.
 	noRemove bool
@@ -156,21 +162,29 @@ func (h *Host) Launch(ctx context.Context, names []string) error {
 			p = &plugin{spec: Spec{Name: name}}
 			h.plugins[name] = p
 		}
-		started := p.client != nil || p.path != ""
+		started := p.client != nil || p.path != "" || p.attach != nil
 		h.mu.Unlock()
 		if started {
 			continue
 		}
-		path, err := h.Resolve(name)
-		if err != nil {
-			return err
+		// The plugin counts as launched (and is restarted when it dies)
+		// only once it started: a failed launch leaves nothing behind.
+		var path string
+		var attach *host.Reattach
+		if r, ok := h.opts.Attach[name]; ok {
+			attach = &r
+		} else {
+			var err error
+			if path, err = h.Resolve(name); err != nil {
+				return err
+			}
 		}
-		c, err := h.start(ctx, p, path)
+		c, err := h.start(ctx, p, path, attach)
 		if err != nil {
 			return err
 		}
 		h.mu.Lock()
-		p.client, p.path = c, path
+		p.client, p.path, p.attach = c, path, attach
 		h.mu.Unlock()
 	}
 	h.mu.Lock()
@@ -185,7 +199,10 @@ func (h *Host) Launch(ctx context.Context, names []string) error {
 // start verifies and launches one plugin process. The binary is opened
 // once: its permissions and pinned digest are checked on that open file,
 // and the process is started from it.
-func (h *Host) start(ctx context.Context, p *plugin, path string) (*sdk.Client, error) {
+func (h *Host) start(ctx context.Context, p *plugin, path string, attach *host.Reattach) (*host.Client, error) {
+	if attach != nil {
+		return h.attach(ctx, p, attach)
+	}
 	f, err := openBinary(path, p.spec.SHA256)
 	if err != nil {
 		return nil, fmt.Errorf("plugin %s: %w", p.spec.Name, err)
@@ -194,7 +211,7 @@ func (h *Host) start(ctx context.Context, p *plugin, path string) (*sdk.Client, 
 	if h.beforeLaunch != nil {
 		h.beforeLaunch()
 	}
-	c, err := sdk.Launch(ctx, sdk.LaunchConfig{
+	c, err := host.Launch(ctx, host.LaunchConfig{
 		Path:       path,
 		Executable: f,
 		InheritEnv: p.spec.Env,
@@ -224,7 +241,7 @@ func (h *Host) Declare(s Spec) bool {
 		h.plugins[s.Name] = &plugin{spec: s}
 		return true
 	}
-	if p.client == nil && p.path == "" {
+	if p.client == nil && p.path == "" && p.attach == nil {
 		p.spec = s
 		return true
 	}
@@ -240,6 +257,21 @@ func (h *Host) PID(name string) int {
 		return p.client.PID()
 	}
 	return 0
+}
+
+// attach connects to a plugin running in debug mode.
+func (h *Host) attach(ctx context.Context, p *plugin, r *host.Reattach) (*host.Client, error) {
+	h.log.Warn("attaching to a plugin in debug mode instead of launching it: its binary and pinned digest are not checked",
+		"plugin", p.spec.Name, "network", r.Network, "address", r.Address, "pid", r.PID)
+	c, err := host.Attach(ctx, *r, h.log.With("plugin", p.spec.Name))
+	if err != nil {
+		return nil, fmt.Errorf("plugin %s: %w", p.spec.Name, err)
+	}
+	if got := c.Schema().Name; got != p.spec.Name {
+		c.Kill()
+		return nil, fmt.Errorf("plugin %s: the plugin in debug mode at %s says it is plugin %q", p.spec.Name, r.Address, got)
+	}
+	return c, nil
 }
 
 // Schema returns a launched plugin's schema.
@@ -264,7 +296,7 @@ func (h *Host) Schema(name string) (sdk.Schema, error) {
 func (h *Host) Configure(ctx context.Context, info sdk.DestinationInfo, pluginName string, cfg sdk.Config) (*Destination, error) {
 	h.mu.Lock()
 	p, ok := h.plugins[pluginName]
-	var c *sdk.Client
+	var c *host.Client
 	if ok {
 		c = p.client
 	}

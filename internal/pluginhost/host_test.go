@@ -18,6 +18,7 @@ import (
 
 	"github.com/exportd/exportd/internal/testsupport"
 	"github.com/exportd/exportd/sdk"
+	"github.com/exportd/exportd/sdk/host"
 )
 
 // syncBuffer collects log output from several goroutines.
@@ -182,5 +183,69 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met in time")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestAttachToADebugPlugin: given a plugin running in debug mode, the
+// host attaches to it instead of launching the binary (there is none in
+// its plugin directory here), and leaves it running when it closes.
+func TestAttachToADebugPlugin(t *testing.T) {
+	ctx := context.Background()
+	bin := testsupport.Binary(t, "./plugins/localfs/cmd/exportd-plugin-localfs", "exportd-plugin-localfs")
+	attach, err := host.ParseReattach(testsupport.DebugPlugin(t, bin))
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	h := New([]Spec{{Name: "localfs", SHA256: strings.Repeat("0", 64)}}, Options{
+		Dir:    t.TempDir(),
+		Logger: slog.New(slog.NewTextHandler(logs, nil)),
+		Attach: attach,
+	})
+	if err := h.Launch(ctx, []string{"localfs"}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := h.Configure(ctx, sdk.DestinationInfo{Name: "d1", Account: "a"}, "localfs", sdk.NewConfig(map[string]any{"path": t.TempDir()}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msg, err := d.Check(ctx); err != nil || !strings.Contains(msg, "writable") {
+		t.Fatalf("check: %q %v", msg, err)
+	}
+	if !strings.Contains(logs.String(), "attaching to a plugin in debug mode") {
+		t.Fatalf("the host did not say that it attached:\n%s", logs)
+	}
+	h.Close()
+	// Another daemon can attach to the plugin after this one let it go.
+	again := New(nil, Options{Attach: attach})
+	defer again.Close()
+	if err := again.Launch(ctx, []string{"localfs"}); err != nil {
+		t.Fatalf("attach again after the first host closed: %v", err)
+	}
+}
+
+// TestDestinationsKnowTheirPluginsLimit: a configured destination reports
+// the max object size its plugin declares, for the job engine.
+func TestDestinationsKnowTheirPluginsLimit(t *testing.T) {
+	ctx := context.Background()
+	h := New(nil, Options{Dir: testsupport.PluginDir(t, "s3legacy", "localfs")})
+	t.Cleanup(h.Close)
+	if err := h.Launch(ctx, []string{"s3legacy", "localfs"}); err != nil {
+		t.Fatal(err)
+	}
+	s3, err := h.Configure(ctx, sdk.DestinationInfo{Name: "s3", Account: "acme"}, "s3legacy",
+		sdk.NewConfig(map[string]any{"bucket": "acme-dump", "role_arn": "arn:aws:iam::123456789012:role/x"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	local, err := h.Configure(ctx, sdk.DestinationInfo{Name: "local", Account: "acme"}, "localfs", sdk.NewConfig(map[string]any{"path": t.TempDir()}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s3.MaxObjectSize(); got != 5<<30 {
+		t.Errorf("s3legacy: %d, want 5 GiB", got)
+	}
+	if got := local.MaxObjectSize(); got != 0 {
+		t.Errorf("localfs: %d, want no limit", got)
 	}
 }

@@ -35,7 +35,7 @@ func (h *Host) supervise() {
 				}
 				p.next = now.Add(p.delay)
 			}
-			if p.client == nil && p.path != "" && !now.Before(p.next) {
+			if p.client == nil && (p.path != "" || p.attach != nil) && !now.Before(p.next) {
 				due = append(due, p)
 			}
 		}
@@ -58,7 +58,7 @@ func (h *Host) restart(p *plugin) {
 		case <-ctx.Done():
 		}
 	}()
-	c, err := h.start(ctx, p, p.path)
+	c, err := h.start(ctx, p, p.path, p.attach)
 	if err == nil {
 		err = h.reconfigure(ctx, p.spec.Name, c)
 		if err != nil {

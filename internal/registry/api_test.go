@@ -74,7 +74,7 @@ func newFixture(t *testing.T, extra string, keys *registry.Keyring) *fixture {
 	}
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	host := pluginhost.New(nil, pluginhost.Options{Dir: testsupport.PluginDir(t, "localfs", "azblob"), Logger: log})
+	host := pluginhost.New(nil, pluginhost.Options{Dir: testsupport.PluginDir(t, "localfs", testsupport.RegFS, "azblob"), Logger: log})
 	t.Cleanup(host.Close)
 	cat := catalog.New(ctx, host, log)
 	staged, diags := cat.Stage(ctx, conf, keys)
@@ -114,7 +114,7 @@ func (f *fixture) put(plugin, name, body string, extra ...string) registry.Reply
 // of the file is, and refused naming the attribute; nothing refused is
 // stored.
 func TestPutDecodesAsHCL(t *testing.T) {
-	f := newFixture(t, `registry { plugins = ["localfs", "azblob"] }`, nil)
+	f := newFixture(t, `registry { plugins = ["regfs", "localfs", "azblob"] }`, nil)
 	dir := t.TempDir()
 	tests := []struct {
 		name      string
@@ -126,29 +126,31 @@ func TestPutDecodesAsHCL(t *testing.T) {
 		line, col int
 		detail    string
 	}{
-		{name: "a misspelt attribute", plugin: "localfs", dest: "d1",
+		{name: "a misspelt attribute", plugin: "regfs", dest: "d1",
 			body: `{"account": "acme", "pth": "/tmp"}`, code: registry.CodeInvalid, attribute: "pth", detail: `Did you mean "path"?`},
-		{name: "a missing required attribute", plugin: "localfs", dest: "d1",
+		{name: "a missing required attribute", plugin: "regfs", dest: "d1",
 			body: `{"account": "acme"}`, code: registry.CodeInvalid, detail: `"path" is required`},
-		{name: "a value of the wrong type", plugin: "localfs", dest: "d1",
+		{name: "a value of the wrong type", plugin: "regfs", dest: "d1",
 			body: `{"account": "acme", "path": "/tmp", "fsync": "often"}`, code: registry.CodeInvalid, attribute: "fsync"},
-		{name: "no account", plugin: "localfs", dest: "d1",
+		{name: "no account", plugin: "regfs", dest: "d1",
 			body: `{"path": "/tmp"}`, code: registry.CodeInvalid, detail: "needs account"},
-		{name: "an invalid account", plugin: "localfs", dest: "d1",
+		{name: "an invalid account", plugin: "regfs", dest: "d1",
 			body: `{"account": "a/b", "path": "/tmp"}`, code: registry.CodeInvalid, attribute: "account"},
-		{name: "an invalid table", plugin: "localfs", dest: "d1",
+		{name: "an invalid table", plugin: "regfs", dest: "d1",
 			body: `{"account": "acme", "tables": ["../x"], "path": "/tmp"}`, code: registry.CodeInvalid, attribute: "tables"},
-		{name: "refused by the plugin's Configure", plugin: "localfs", dest: "d1",
+		{name: "refused by the plugin's Configure", plugin: "regfs", dest: "d1",
 			body: `{"account": "acme", "path": "/tmp", "folder": "../up"}`, code: registry.CodeInvalid, attribute: "folder"},
-		{name: "a name of the HCL file", plugin: "localfs", dest: "static",
+		{name: "a name of the HCL file", plugin: "regfs", dest: "static",
 			body: fmt.Sprintf(`{"account": "acme", "path": %q}`, dir), code: registry.CodeDefinedInHCL},
-		{name: "an invalid name", plugin: "localfs", dest: "a.b",
+		{name: "an invalid name", plugin: "regfs", dest: "a.b",
 			body: fmt.Sprintf(`{"account": "acme", "path": %q}`, dir), code: registry.CodeBadRequest},
+		{name: "an attribute reserved to the operator", plugin: "localfs", dest: "d1",
+			body: `{"account": "acme", "path": "/etc"}`, code: registry.CodeInvalid, attribute: "path", detail: "cannot be registered at run time"},
 		{name: "a plugin left out by registry { plugins }", plugin: "gcs", dest: "d1",
 			body: `{"account": "acme", "bucket": "b"}`, code: registry.CodePluginNotAllowed},
 		{name: "a plugin that is not installed", plugin: "nosuch", dest: "d1",
 			body: `{"account": "acme"}`, code: registry.CodePluginNotAllowed},
-		{name: "not an object", plugin: "localfs", dest: "d1",
+		{name: "not an object", plugin: "regfs", dest: "d1",
 			body: `"path=/tmp"`, code: registry.CodeBadRequest},
 	}
 	for _, tt := range tests {
@@ -169,7 +171,7 @@ func TestPutDecodesAsHCL(t *testing.T) {
 		})
 	}
 	// A diagnostic points into the request body.
-	req := `{"plugin": "localfs", "name": "d1", "destination": {"account": "acme", "pth": "/tmp"}}`
+	req := `{"plugin": "regfs", "name": "d1", "destination": {"account": "acme", "pth": "/tmp"}}`
 	r := f.call(registry.OpPut, req)
 	if !slices.ContainsFunc(r.Diagnostics, func(d registry.Diagnostic) bool {
 		return d.Attribute == "pth" && d.Line == 1 && d.Column == strings.Index(req, `"pth"`)+1
@@ -185,7 +187,7 @@ func TestPutStoresLiteralValues(t *testing.T) {
 	f := newFixture(t, "", nil)
 	dir := t.TempDir()
 	folder := `x${env("EXPORTD_TEST_SECRET")}`
-	r := f.put("localfs", "d1", fmt.Sprintf(`{"account": "acme", "path": %q, "mode": "0600", "folder": %q}`, dir, folder))
+	r := f.put("regfs", "d1", fmt.Sprintf(`{"account": "acme", "path": %q, "mode": "0600", "folder": %q}`, dir, folder))
 	if r.Error != "" {
 		t.Fatalf("put: %s", r.Error)
 	}
@@ -252,19 +254,19 @@ func TestSensitiveAttributes(t *testing.T) {
 func TestConditionalWrites(t *testing.T) {
 	f := newFixture(t, "", nil)
 	body := fmt.Sprintf(`{"account": "acme", "path": %q}`, t.TempDir())
-	r := f.put("localfs", "d1", body, `"revision": 0`)
+	r := f.put("regfs", "d1", body, `"revision": 0`)
 	if r.Error != "" {
 		t.Fatalf("create: %s", r.Error)
 	}
 	rev := r.Destination.Revision
-	if r := f.put("localfs", "d1", body, `"revision": 0`); r.Code != registry.CodeRevisionMismatch {
+	if r := f.put("regfs", "d1", body, `"revision": 0`); r.Code != registry.CodeRevisionMismatch {
 		t.Fatalf("second create: %+v", r)
 	}
-	r = f.put("localfs", "d1", body, fmt.Sprintf(`"revision": %d`, rev))
+	r = f.put("regfs", "d1", body, fmt.Sprintf(`"revision": %d`, rev))
 	if r.Error != "" {
 		t.Fatalf("update at the current revision: %s", r.Error)
 	}
-	if r := f.put("localfs", "d1", body, fmt.Sprintf(`"revision": %d`, rev)); r.Code != registry.CodeRevisionMismatch {
+	if r := f.put("regfs", "d1", body, fmt.Sprintf(`"revision": %d`, rev)); r.Code != registry.CodeRevisionMismatch {
 		t.Fatalf("update at a stale revision: %+v", r)
 	}
 	if r := f.call(registry.OpDelete, fmt.Sprintf(`{"name": "d1", "revision": %d}`, rev)); r.Code != registry.CodeRevisionMismatch {
@@ -295,7 +297,7 @@ func TestListPages(t *testing.T) {
 			account = "globex"
 		}
 		// Straight into the bucket: what is listed is what is stored.
-		if _, err := f.store.Put(ctx, registry.Record{Name: fmt.Sprintf("d%d", i), Plugin: "localfs", Account: account, Enabled: true}, nil); err != nil {
+		if _, err := f.store.Put(ctx, registry.Record{Name: fmt.Sprintf("d%d", i), Plugin: "regfs", Account: account, Enabled: true}, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -323,7 +325,7 @@ func TestListPages(t *testing.T) {
 // file's destinations.
 func TestCheck(t *testing.T) {
 	f := newFixture(t, "", nil)
-	if r := f.put("localfs", "d1", fmt.Sprintf(`{"account": "acme", "path": %q}`, t.TempDir()), `"check": true`); r.Error != "" || !strings.Contains(r.Check, "writable") {
+	if r := f.put("regfs", "d1", fmt.Sprintf(`{"account": "acme", "path": %q}`, t.TempDir()), `"check": true`); r.Error != "" || !strings.Contains(r.Check, "writable") {
 		t.Fatalf("put -check: %+v", r)
 	}
 	if r := f.call(registry.OpCheck, registry.NameRequest{Name: "d1"}); r.Error != "" || !strings.Contains(r.Check, "writable") {
@@ -336,7 +338,7 @@ func TestCheck(t *testing.T) {
 		t.Fatalf("check of an unknown destination: %+v", r)
 	}
 	// A path localfs cannot write: the check refuses the registration.
-	if r := f.put("localfs", "d2", `{"account": "acme", "path": "/proc/exportd-test"}`, `"check": true`); r.Error == "" {
+	if r := f.put("regfs", "d2", `{"account": "acme", "path": "/proc/exportd-test"}`, `"check": true`); r.Error == "" {
 		t.Fatalf("put -check of an unwritable path was accepted: %+v", r)
 	}
 	if _, err := f.store.Get(context.Background(), "d2"); err == nil {

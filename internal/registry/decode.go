@@ -53,12 +53,20 @@ func operatorOnly(d config.Destination, schema sdk.Schema, cfg sdk.Config) hcl.D
 		if a == nil || !isOperatorOnly(a) {
 			continue
 		}
+		detail := fmt.Sprintf("%s may be set only in the daemon's HCL configuration, not through the registry API", n)
+		switch {
+		case a.Required:
+			detail += fmt.Sprintf(": destinations of plugin %s cannot be registered at run time.", schema.Name)
+		case a.Default != nil:
+			detail += fmt.Sprintf("; leave it out: plugin %s then uses its default.", schema.Name)
+		default:
+			detail += "; leave it out."
+		}
 		diags = append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  "Attribute reserved to the operator",
-			Detail: fmt.Sprintf("%s may be set only in the daemon's HCL configuration, not through the registry API; leave it out (plugin %s then uses its default).",
-				n, schema.Name),
-			Subject: d.AttributeRange(n).Ptr(),
+			Detail:   detail,
+			Subject:  d.AttributeRange(n).Ptr(),
 		})
 	}
 	return diags

@@ -47,15 +47,6 @@ func TestNoConfusedDeputy(t *testing.T) {
 		t.Fatal(diags)
 	}
 	staged.Commit()
-	schema, err := cat.Schema(ctx, "s3legacy")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if a := schema.Attribute("external_id"); a != nil && a.Required {
-		// Until s3legacy's external_id defaults to the account (the SDK
-		// task's change): remove this skip when merging it.
-		t.Skip("s3legacy still requires external_id")
-	}
 	f := &fixture{t: t, js: js, store: store, cat: cat, srv: &registry.Server{Store: store, Plugins: cat, Settings: cat.Settings}}
 
 	body := func(role string, extra string) string {

@@ -118,7 +118,8 @@ func (s *Server) put(ctx context.Context, data []byte) Reply {
 		msg := Redact(err.Error(), dec.Secrets)
 		s.log().Info("destination registration refused", "destination", req.Name, "plugin", req.Plugin,
 			"account", dec.Destination.Account, "attribute", sdk.AttributeOf(err), "error", msg)
-		return Reply{Code: code, Error: fmt.Sprintf("destination %s (plugin %s): %s", req.Name, req.Plugin, msg), Attribute: sdk.AttributeOf(err)}
+		return Reply{Code: code, Error: fmt.Sprintf("destination %s (plugin %s): %s", req.Name, req.Plugin, msg),
+			Attribute: sdk.AttributeOf(err), Platform: sdk.IsPlatformError(err)}
 	}
 	rec.UpdatedAt = time.Now().UTC()
 	rev, err := s.Store.Put(ctx, rec, req.Revision)
@@ -288,7 +289,8 @@ func (s *Server) check(ctx context.Context, data []byte) Reply {
 		}
 	}
 	if err != nil {
-		return Reply{Code: CodeCheckFailed, Error: fmt.Sprintf("destination %s: %s", req.Name, Redact(err.Error(), secrets)), Attribute: sdk.AttributeOf(err)}
+		return Reply{Code: CodeCheckFailed, Error: fmt.Sprintf("destination %s: %s", req.Name, Redact(err.Error(), secrets)),
+			Attribute: sdk.AttributeOf(err), Platform: sdk.IsPlatformError(err)}
 	}
 	return Reply{Check: verdict}
 }

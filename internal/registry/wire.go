@@ -77,7 +77,10 @@ type Reply struct {
 	// Code classifies an error (see the Code values).
 	Code string `json:"code,omitempty"`
 	// Attribute names the attribute at fault, when there is one.
-	Attribute   string       `json:"attribute,omitempty"`
+	Attribute string `json:"attribute,omitempty"`
+	// Platform is set when the platform's own identity (which the
+	// operator sets up) is at fault, not the destination's settings.
+	Platform    bool         `json:"platform,omitempty"`
 	Diagnostics []Diagnostic `json:"diagnostics,omitempty"`
 
 	Destination  *View  `json:"destination,omitempty"`

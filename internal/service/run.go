@@ -141,6 +141,7 @@ func (s *Service) engine(c *conn, spool string) *job.Engine {
 			MaxSpooledFiles:  cfg.Parquet.MaxSpooledFiles,
 			Log:              s.Log,
 			Observer:         s.Metrics,
+			ExporterVersion:  s.Version,
 		},
 		State:   c.state,
 		Catalog: engineCatalog{s.Catalog},

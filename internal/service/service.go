@@ -24,6 +24,7 @@ import (
 	"github.com/exportd/exportd/internal/pluginhost"
 	"github.com/exportd/exportd/internal/registry"
 	"github.com/exportd/exportd/internal/source"
+	"github.com/exportd/exportd/sdk/host"
 	"github.com/hashicorp/hcl/v2"
 
 	// The kinds of source a configuration may name.
@@ -43,6 +44,12 @@ type Service struct {
 	Host    *pluginhost.Host
 	// Catalog holds the destinations, of the file and registered.
 	Catalog *catalog.Catalog
+	// Version is the daemon's version, which every export tells its
+	// destinations.
+	Version string
+	// DestinationConfigs is each configured destination's configuration as
+	// `exportd validate` shows it: secrets redacted, defaults marked.
+	DestinationConfigs map[string]string
 
 	// reloadMu serialises reloads.
 	reloadMu sync.Mutex
@@ -59,7 +66,7 @@ type Service struct {
 // ctx also bounds the background work of the destination catalog: it
 // should live as long as the service.
 func Build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Service, hcl.Diagnostics) {
-	s := &Service{Config: cfg, Log: log, Metrics: metrics.New()}
+	s := &Service{Config: cfg, Log: log, Metrics: metrics.New(), DestinationConfigs: map[string]string{}}
 	var diags hcl.Diagnostics
 
 	src, d := buildSource(cfg, log)
@@ -69,11 +76,16 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Service,
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid parquet settings", Detail: err.Error()})
 	}
 
+	attach, err := debugPlugins()
+	if err != nil {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid " + host.ReattachEnv, Detail: err.Error()})
+	}
 	s.Host = pluginhost.New(pluginSpecs(cfg), pluginhost.Options{
 		Dir:       pluginDir(cfg),
 		WorkDir:   cfg.Dir,
 		Logger:    log,
 		OnRestart: s.Metrics.PluginRestarted,
+		Attach:    attach,
 	})
 	s.Catalog = catalog.New(ctx, s.Host, log)
 	keys, kdiags := loadKeys(cfg)
@@ -86,6 +98,9 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Service,
 		return nil, diags
 	}
 	staged.Commit()
+	for _, e := range s.Catalog.StaticEntries() {
+		s.DestinationConfigs[e.Name] = e.Describe()
+	}
 	return s, diags
 }
 
@@ -123,6 +138,17 @@ func buildSource(cfg *config.Config, log *slog.Logger) (source.Source, hcl.Diagn
 		}}
 	}
 	return factory(cfg.Source.Body, source.Env{EvalContext: cfg.EventContext, DataDir: cfg.DataDir, Logger: log})
+}
+
+// debugPlugins reads the plugins running in debug mode, which the daemon
+// attaches to instead of launching, from the environment variable that
+// such a plugin prints (see sdk.WithDebug).
+func debugPlugins() (map[string]host.Reattach, error) {
+	v := os.Getenv(host.ReattachEnv)
+	if v == "" {
+		return nil, nil
+	}
+	return host.ParseReattach(v)
 }
 
 func pluginSpecs(cfg *config.Config) []pluginhost.Spec {

@@ -52,6 +52,11 @@ type ManifestTable struct {
 	// Carried is the export time of the earlier dump whose files the
 	// table keeps; zero when this dump delivered them.
 	Carried time.Time `json:"carried,omitzero"`
+	// Columns and FileList are the table's parquet schema and files, so
+	// that a recommit tells the destination what the first Commit did.
+	// Empty for a carried table.
+	Columns  []sdk.Column       `json:"columns,omitempty"`
+	FileList []sdk.ManifestFile `json:"file_list,omitempty"`
 }
 
 // CommitIntent is what a commit is about to make visible: enough to make

@@ -61,13 +61,22 @@ func Binary(t testing.TB, pkg, name string) string {
 	return out
 }
 
+// RegFS names a test plugin: localfs with every attribute open to the
+// run-time registration API (localfs keeps path for the operator), for
+// tests of registered destinations. PluginDir builds it like the others.
+const RegFS = "regfs"
+
 // PluginDir builds the named destination plugins into one directory, as
 // the daemon's plugin_dir expects (exportd-plugin-<name>), and returns it.
 func PluginDir(t testing.TB, names ...string) string {
 	t.Helper()
 	dir := t.TempDir()
 	for _, n := range names {
-		bin := Binary(t, "./plugins/"+n+"/cmd/exportd-plugin-"+n, "exportd-plugin-"+n)
+		pkg := "./plugins/" + n + "/cmd/exportd-plugin-" + n
+		if n == RegFS {
+			pkg = "./internal/testsupport/cmd/exportd-plugin-regfs"
+		}
+		bin := Binary(t, pkg, "exportd-plugin-"+n)
 		if err := os.Symlink(bin, filepath.Join(dir, "exportd-plugin-"+n)); err != nil {
 			t.Fatal(err)
 		}

@@ -161,6 +161,17 @@ func (p *FaultProxy) FailAlways(f Fault) {
 	p.mu.Unlock()
 }
 
+// Fail makes every matching request fail with an internal error (500 in
+// the dialect's words) until Fail(false), which returns to the configured
+// shares. It makes a FaultProxy a destinationtest.Faults.
+func (p *FaultProxy) Fail(on bool) {
+	if on {
+		p.FailAlways(InternalError)
+	} else {
+		p.FailAlways(NoFault)
+	}
+}
+
 // Records returns every request handled so far, in order.
 func (p *FaultProxy) Records() []ProxyRecord {
 	p.mu.Lock()

@@ -19,7 +19,6 @@ package azblob
 
 import (
 	"context"
-	"log/slog"
 
 	"github.com/exportd/exportd/sdk"
 )
@@ -30,18 +29,25 @@ const Version = "1.0.0"
 // Plugin serves Azure Blob Storage destinations. The zero value is ready
 // to use.
 type Plugin struct {
-	// Logger receives the plugin's log records; nil means sdk.Logger().
-	Logger *slog.Logger
-
 	// tune adjusts internals in this package's tests (backoff delays).
 	tune func(*tuning)
 }
 
 var _ sdk.Plugin = (*Plugin)(nil)
 
-// Schema describes the attributes of an azblob destination.
+// maxObjectSize is what one Put Blob takes (5000 MiB): the daemon keeps
+// files under it.
+const maxObjectSize = 5000 << 20
+
+// Schema describes the attributes of an azblob destination. Check writes
+// a probe blob.
 func (p *Plugin) Schema() sdk.Schema {
-	return sdk.Schema{Name: "azblob", Version: Version, Attributes: attributes}
+	return sdk.Schema{
+		Name:         "azblob",
+		Version:      Version,
+		Attributes:   attributes,
+		Capabilities: sdk.Capabilities{MaxObjectSize: maxObjectSize, CheckWrites: true},
+	}
 }
 
 var attributes = []sdk.Attribute{
@@ -55,16 +61,16 @@ var attributes = []sdk.Attribute{
 		Description: "A SAS token for the container with the create and write permissions (sp=cw) and nothing else. Unset: the platform's own Microsoft Entra identity (DefaultAzureCredential) with a role on the container."},
 	{Name: "tenant_id", Type: sdk.TypeString,
 		Description: "The customer's Microsoft Entra tenant, in which the platform's multi-tenant service principal authenticates. Unset: the identity's own tenant. Not used with sas_token."},
-	{Name: "client_id", Type: sdk.TypeString,
+	{Name: "client_id", Type: sdk.TypeString, OperatorOnly: true,
 		Description: "Client ID of the platform's user-assigned managed identity or application. Unset: AZURE_CLIENT_ID, or the system-assigned identity. Not used with sas_token."},
 	{Name: "encryption_scope", Type: sdk.TypeString,
 		Description: "Encryption scope of the storage account (for example one backed by the customer's Key Vault key) every blob is written with. Unset: the container's default."},
-	{Name: "endpoint", Type: sdk.TypeString,
+	{Name: "endpoint", Type: sdk.TypeString, OperatorOnly: true,
 		Description: "Blob service URL, for other clouds, private endpoints and tests. Unset: https://<storage_account>.blob.core.windows.net."},
-	{Name: "upload_concurrency", Type: sdk.TypeNumber,
-		Description: "Most uploads in flight at once for this destination, 1 to 64. Default 4."},
-	{Name: "max_attempts", Type: sdk.TypeNumber,
-		Description: "Attempts per request, the first included, 1 to 20. Default 8. Throttling, 5xx answers and lost connections are retried with exponential backoff."},
+	{Name: "upload_concurrency", Type: sdk.TypeInteger, Default: 4, Min: sdk.Bound(1), Max: sdk.Bound(64), OperatorOnly: true,
+		Description: "Most uploads in flight at once for this destination."},
+	{Name: "max_attempts", Type: sdk.TypeInteger, Default: 8, Min: sdk.Bound(1), Max: sdk.Bound(20), OperatorOnly: true,
+		Description: "Attempts per request, the first included. Throttling, 5xx answers and lost connections are retried with exponential backoff."},
 }
 
 // Configure validates a destination's configuration and prepares its
@@ -78,9 +84,5 @@ func (p *Plugin) Configure(_ context.Context, info sdk.DestinationInfo, cfg sdk.
 	if p.tune != nil {
 		p.tune(&t)
 	}
-	log := p.Logger
-	if log == nil {
-		log = sdk.Logger()
-	}
-	return newDestination(info, s, t, log.With("destination", info.Name))
+	return newDestination(info, s, t)
 }

@@ -15,17 +15,18 @@ import (
 	"github.com/exportd/exportd/sdk/legacylayout"
 )
 
-// TestConformance runs the SDK's conformance suite against the plugin
-// binary, writing into Azurite with a container SAS that may only create
-// and write blobs.
-func TestConformance(t *testing.T) {
-	a := testsupport.StartAzurite(t)
-	destinationtest.Run(t, destinationtest.Harness{
-		Binary: testsupport.Binary(t, "./plugins/azblob/cmd/exportd-plugin-azblob", "exportd-plugin-azblob"),
+// harness is the conformance harness of azblob, writing into Azurite with
+// the customer guide's SAS (create and write only), with the plugin
+// binary or the plugin served in-process.
+func harness(t *testing.T, a *testsupport.Azurite, inProcess bool) destinationtest.Harness {
+	hour := time.Now().Add(time.Hour)
+	inspect := func(c string) destinationtest.Inspector {
+		return inspector{a: a, container: c, layout: legacylayout.Layout{Folder: "dumps"}}
+	}
+	h := destinationtest.Harness{
 		New: func(t *testing.T) (map[string]any, destinationtest.Inspector) {
 			c := a.NewContainer(t)
-			token := a.SAS(t, c, writeOnly, time.Now().Add(time.Hour), testsupport.AzuriteKey)
-			return config(a, c, token, nil), inspector{a: a, container: c, layout: legacylayout.Layout{Folder: "dumps"}}
+			return config(a, c, a.SAS(t, c, writeOnly, hour, testsupport.AzuriteKey), nil), inspect(c)
 		},
 		Invalid: []destinationtest.InvalidConfig{
 			{Name: "missing container", Config: map[string]any{"storage_account": "acme"}, Attribute: "container"},
@@ -38,7 +39,45 @@ func TestConformance(t *testing.T) {
 			{Name: "client ID not a GUID", Config: map[string]any{"storage_account": "acme", "container": "dumps", "client_id": "exportd"}, Attribute: "client_id"},
 			{Name: "zero concurrency", Config: map[string]any{"storage_account": "acme", "container": "dumps", "upload_concurrency": 0}, Attribute: "upload_concurrency"},
 		},
-	})
+		Broken: []destinationtest.BrokenSetup{
+			{Name: "SAS without create and write", Attribute: "sas_token", New: func(t *testing.T) map[string]any {
+				c := a.NewContainer(t)
+				return config(a, c, a.SAS(t, c, sas.ContainerPermissions{Read: true, List: true}, hour, testsupport.AzuriteKey), nil)
+			}},
+			{Name: "expired SAS", Attribute: "sas_token", New: func(t *testing.T) map[string]any {
+				c := a.NewContainer(t)
+				return config(a, c, a.SAS(t, c, writeOnly, time.Now().Add(-time.Minute), testsupport.AzuriteKey), nil)
+			}},
+			{Name: "container does not exist", Attribute: "container", New: func(t *testing.T) map[string]any {
+				const c = "acme-no-such-container"
+				return config(a, c, a.SAS(t, c, writeOnly, hour, testsupport.AzuriteKey), nil)
+			}},
+		},
+		Faulty: func(t *testing.T) (map[string]any, destinationtest.Inspector, destinationtest.Faults) {
+			c := a.NewContainer(t)
+			proxy := testsupport.StartFaultProxy(t, a.Endpoint, testsupport.Faults{Dialect: testsupport.DialectAzure})
+			return config(a, c, a.SAS(t, c, writeOnly, hour, testsupport.AzuriteKey), map[string]any{"endpoint": proxy.URL, "max_attempts": 2}),
+				inspect(c), proxy
+		},
+	}
+	if inProcess {
+		h.Plugin = testPlugin()
+	} else {
+		h.Binary = testsupport.Binary(t, "./plugins/azblob/cmd/exportd-plugin-azblob", "exportd-plugin-azblob")
+	}
+	return h
+}
+
+// TestConformance runs the SDK's conformance suite against the plugin
+// binary.
+func TestConformance(t *testing.T) {
+	destinationtest.Run(t, harness(t, testsupport.StartAzurite(t), false))
+}
+
+// TestConformanceInProcess runs the suite against the plugin served from
+// the test's process, where coverage counts it.
+func TestConformanceInProcess(t *testing.T) {
+	destinationtest.Run(t, harness(t, testsupport.StartAzurite(t), true))
 }
 
 // TestLeastPrivilege: with a SAS of create and write only, Check passes,
@@ -64,7 +103,7 @@ func TestLeastPrivilege(t *testing.T) {
 		t.Fatalf("first dump: %v", err)
 	}
 	second := newDump(t, exportTime(), map[string]int{"companies": 1})
-	second.info.PreviousTime = first.info.Time
+	second.Info.PreviousTime = first.Info.Time
 	rc, err := exportDump(ctx, d, second)
 	if err != nil {
 		t.Fatalf("second dump: %v", err)
@@ -73,20 +112,20 @@ func TestLeastPrivilege(t *testing.T) {
 		t.Fatalf("receipt: %v\n%s", err, got)
 	}
 	for _, dm := range []dump{first, second} {
-		for _, f := range dm.files {
-			name := d.layout.FileKey(dm.info.Time, f.Table, f.Index)
+		for _, f := range dm.Files() {
+			name := d.layout.FileKey(dm.Info.Time, f.Table, f.Index)
 			got, err := a.Blob(ctx, c, name)
-			if err != nil || !bytes.Equal(got, f.data) {
+			if err != nil || !bytes.Equal(got, f.Data) {
 				t.Fatalf("%s: stored bytes differ (%v)", name, err)
 			}
-			sum := md5.Sum(f.data)
+			sum := md5.Sum(f.Data)
 			if stored, err := a.ContentMD5(ctx, c, name); err != nil || !bytes.Equal(stored, sum[:]) {
 				t.Fatalf("%s: Content-MD5 %x (%v), want %x", name, stored, err, sum)
 			}
 		}
 	}
 	// An older run finishing late never replaces the newer receipt.
-	late := newDump(t, first.info.Time.Add(-time.Hour), map[string]int{"companies": 1})
+	late := newDump(t, first.Info.Time.Add(-time.Hour), map[string]int{"companies": 1})
 	if _, err := exportDump(ctx, d, late); sdk.KindOf(err) != sdk.KindPermanent || err == nil {
 		t.Fatalf("an older dump's commit after a newer one: %v", err)
 	}
@@ -136,7 +175,7 @@ func TestCheckFindsBrokenSetups(t *testing.T) {
 				t.Fatalf("Configure: %v", err)
 			}
 			_, err = d.Check(testContext(t))
-			requireConfigError(t, err, tc.attr, tc.contains)
+			destinationtest.RequireConfigError(t, err, tc.attr, tc.contains)
 			if strings.Contains(err.Error(), d.s.SAS.Get("sig")) {
 				t.Fatalf("the SAS signature leaked into the error: %v", err)
 			}
@@ -165,7 +204,7 @@ func TestCreateOnlySASFailsTheSecondReceipt(t *testing.T) {
 		t.Fatalf("first dump: %v", err)
 	}
 	_, err = exportDump(ctx, d, newDump(t, exportTime(), map[string]int{"events": 1}))
-	requireConfigError(t, err, "sas_token", "sp=cw")
+	destinationtest.RequireConfigError(t, err, "sas_token", "sp=cw")
 	if got, _ := a.Blob(ctx, c, "dumps/receipt.json"); !bytes.Equal(got, rc.Body) {
 		t.Fatal("the first receipt was replaced")
 	}

@@ -25,7 +25,7 @@ func (d *destination) classify(ctx context.Context, what string, err error) erro
 	s := d.s
 	var authErr *azidentity.AuthenticationFailedError
 	if errors.As(err, &authErr) {
-		return sdk.ConfigError(d.identityAttr(), fmt.Errorf("Microsoft Entra refused the platform's identity: %w", err))
+		return sdk.PlatformError(d.identityAttr(), fmt.Errorf("Microsoft Entra refused the platform's identity: %w", err))
 	}
 	var re *azcore.ResponseError
 	isResponse := errors.As(err, &re)
@@ -33,7 +33,7 @@ func (d *destination) classify(ctx context.Context, what string, err error) erro
 	// retrying, and exports no type for them.
 	var final interface{ NonRetriable() }
 	if !isResponse && errors.As(err, &final) {
-		return sdk.ConfigError(d.identityAttr(), fmt.Errorf(
+		return sdk.PlatformError(d.identityAttr(), fmt.Errorf(
 			"no Microsoft Entra identity is available to the platform (set AZURE_TENANT_ID, AZURE_CLIENT_ID and a secret or certificate, run with a managed identity, or use sas_token): %w", err))
 	}
 	var dnsErr *net.DNSError

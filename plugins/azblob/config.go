@@ -3,7 +3,6 @@ package azblob
 import (
 	"errors"
 	"fmt"
-	"math"
 	"net/url"
 	"regexp"
 	"strings"
@@ -27,13 +26,6 @@ type settings struct {
 	MaxAttempts       int
 }
 
-const (
-	defaultUploadConcurrency = 4
-	defaultMaxAttempts       = 8
-	// maxBlobName is Azure's limit for a blob name, in characters.
-	maxBlobName = 1024
-)
-
 var (
 	accountName   = regexp.MustCompile(`^[a-z0-9]{3,24}$`)
 	containerName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$`)
@@ -43,15 +35,18 @@ var (
 )
 
 // parseSettings checks every attribute without touching the network. The
-// schema already guaranteed types and required attributes; errors are
-// configuration errors naming the attribute at fault.
+// SDK already checked types, required attributes and the numbers' ranges,
+// and filled in the defaults; errors are configuration errors naming the
+// attribute at fault.
 func parseSettings(cfg sdk.Config) (settings, error) {
 	s := settings{
-		Account:         strings.TrimSpace(cfg.String("storage_account")),
-		Container:       strings.TrimSpace(cfg.String("container")),
-		TenantID:        strings.TrimSpace(cfg.String("tenant_id")),
-		ClientID:        strings.TrimSpace(cfg.String("client_id")),
-		EncryptionScope: strings.TrimSpace(cfg.String("encryption_scope")),
+		Account:           strings.TrimSpace(cfg.String("storage_account")),
+		Container:         strings.TrimSpace(cfg.String("container")),
+		TenantID:          strings.TrimSpace(cfg.String("tenant_id")),
+		ClientID:          strings.TrimSpace(cfg.String("client_id")),
+		EncryptionScope:   strings.TrimSpace(cfg.String("encryption_scope")),
+		UploadConcurrency: cfg.Int("upload_concurrency", 0),
+		MaxAttempts:       cfg.Int("max_attempts", 0),
 	}
 	var err error
 	if !accountName.MatchString(s.Account) {
@@ -82,17 +77,11 @@ func parseSettings(cfg sdk.Config) (settings, error) {
 	if cfg.Has("encryption_scope") && !scopeName.MatchString(s.EncryptionScope) {
 		return s, sdk.ConfigError("encryption_scope", fmt.Errorf("%q is not an encryption scope name (3 to 63 letters, digits and hyphens)", s.EncryptionScope))
 	}
-	s.Endpoint = "https://" + s.Account + ".blob.core.windows.net"
-	if cfg.Has("endpoint") {
-		if s.Endpoint, err = checkEndpoint(cfg.String("endpoint")); err != nil {
-			return s, sdk.ConfigError("endpoint", err)
-		}
-	}
-	if s.UploadConcurrency, err = intInRange(cfg, "upload_concurrency", defaultUploadConcurrency, 1, 64); err != nil {
+	if s.Endpoint, err = cfg.URL("endpoint"); err != nil {
 		return s, err
 	}
-	if s.MaxAttempts, err = intInRange(cfg, "max_attempts", defaultMaxAttempts, 1, 20); err != nil {
-		return s, err
+	if s.Endpoint == "" {
+		s.Endpoint = "https://" + s.Account + ".blob.core.windows.net"
 	}
 	return s, nil
 }
@@ -128,28 +117,6 @@ func parseSAS(token string) (url.Values, error) {
 		return nil, errors.New("is not a SAS token: it has neither permissions (sp) nor a stored access policy (si)")
 	}
 	return q, nil
-}
-
-func checkEndpoint(raw string) (string, error) {
-	u, err := url.Parse(strings.TrimSpace(raw))
-	if err != nil {
-		return "", err
-	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		return "", fmt.Errorf("%q is not an http(s) URL such as https://acme.blob.core.windows.net", raw)
-	}
-	return strings.TrimRight(u.String(), "/"), nil
-}
-
-func intInRange(cfg sdk.Config, attr string, def, lo, hi int) (int, error) {
-	if !cfg.Has(attr) {
-		return def, nil
-	}
-	f := cfg.Float(attr, float64(def))
-	if f != math.Trunc(f) || f < float64(lo) || f > float64(hi) {
-		return 0, sdk.ConfigError(attr, fmt.Errorf("must be a whole number from %d to %d", lo, hi))
-	}
-	return int(f), nil
 }
 
 // credentialAttr is the attribute to fix when the service refuses the

@@ -37,9 +37,6 @@ func defaultTuning() tuning {
 	return tuning{baseDelay: 500 * time.Millisecond, maxBackoff: 30 * time.Second, tryTimeout: 15 * time.Minute}
 }
 
-// maxObjectSize is what one Put Blob takes (5000 MiB).
-const maxObjectSize = 5000 << 20
-
 // checkBlob is the probe blob Check writes under the folder.
 const checkBlob = ".exportd-check"
 
@@ -57,12 +54,12 @@ type destination struct {
 
 var _ sdk.Destination = (*destination)(nil)
 
-func newDestination(info sdk.DestinationInfo, s settings, t tuning, log *slog.Logger) (*destination, error) {
+func newDestination(info sdk.DestinationInfo, s settings, t tuning) (*destination, error) {
 	d := &destination{
 		info:   info,
 		s:      &s,
-		log:    log,
-		layout: legacylayout.Layout{Folder: s.Folder},
+		log:    info.Logger,
+		layout: legacylayout.Layout{Folder: s.Folder, MaxKeyLen: legacylayout.ObjectNameLimit},
 		slots:  make(chan struct{}, s.UploadConcurrency),
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
@@ -107,7 +104,7 @@ func platformIdentity(opts azcore.ClientOptions, s *settings) (azcore.TokenCrede
 	if s.ClientID == "" {
 		cred, err := azidentity.NewDefaultAzureCredential(&azidentity.DefaultAzureCredentialOptions{ClientOptions: opts, TenantID: s.TenantID})
 		if err != nil {
-			return nil, sdk.ConfigError("", fmt.Errorf("prepare the platform's Microsoft Entra identity: %w", err))
+			return nil, sdk.PlatformError("", fmt.Errorf("prepare the platform's Microsoft Entra identity: %w", err))
 		}
 		return cred, nil
 	}
@@ -123,7 +120,7 @@ func platformIdentity(opts azcore.ClientOptions, s *settings) (azcore.TokenCrede
 		ClientOptions: opts, ID: azidentity.ClientID(s.ClientID),
 	})
 	if err != nil {
-		return nil, sdk.ConfigError("client_id", fmt.Errorf("prepare the managed identity %s: %w", s.ClientID, err))
+		return nil, sdk.PlatformError("client_id", fmt.Errorf("prepare the managed identity %s: %w", s.ClientID, err))
 	}
 	chain = append(chain, mi)
 	cred, err := azidentity.NewChainedTokenCredential(chain, nil)
@@ -184,7 +181,7 @@ func (d *destination) Begin(ctx context.Context, info sdk.ExportInfo) (sdk.Expor
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if err := d.layout.CheckTables(info.Time, info.Tables, maxBlobName); err != nil {
+	if err := d.layout.CheckTables(info.Time, info.Tables); err != nil {
 		return nil, sdk.Permanent(err)
 	}
 	return newExport(d, info), nil

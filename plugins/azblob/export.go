@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
-	"fmt"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/exportd/exportd/sdk"
@@ -41,14 +39,11 @@ func newExport(d *destination, info sdk.ExportInfo) *export {
 }
 
 // Put verifies the spool file against the digest the daemon sent while
-// computing the MD5 the service verifies, then uploads it.
+// computing the MD5 the service verifies, then uploads it. The daemon
+// keeps files under the size the plugin declares.
 func (e *export) Put(ctx context.Context, f sdk.File) error {
 	if err := ctx.Err(); err != nil {
 		return err
-	}
-	if f.Size > maxObjectSize {
-		return sdk.Permanent(fmt.Errorf("table %s file %d has %d bytes, more than one Put Blob takes (5000 MiB): lower the parquet target file size",
-			f.Table, f.Index, f.Size))
 	}
 	release, err := e.d.acquire(ctx)
 	if err != nil {
@@ -57,15 +52,12 @@ func (e *export) Put(ctx context.Context, f sdk.File) error {
 	defer release()
 
 	start := time.Now()
-	file, err := os.Open(f.Path)
-	if err != nil {
-		return sdk.Retryable(fmt.Errorf("open spool file of %s file %d: %w", f.Table, f.Index, err))
-	}
-	defer file.Close()
 	sum := md5.New()
-	if err := sdk.CopyVerified(ctx, sum, file, f); err != nil {
+	file, err := sdk.OpenVerified(ctx, f, sum)
+	if err != nil {
 		return err
 	}
+	defer file.Close()
 	name := e.d.layout.FileKey(e.info.Time, f.Table, f.Index)
 	if err := e.d.upload(ctx, name, file, f.Size, sum.Sum(nil), parquetContentType); err != nil {
 		return err

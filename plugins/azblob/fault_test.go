@@ -39,13 +39,13 @@ func TestFaultsAreRetried(t *testing.T) {
 		kinds[r.Fault]++
 	}
 	t.Logf("%d files; %d requests, %d ServerBusy (503), %d InternalError (500), %d dropped connections",
-		len(dm.files), len(proxy.Records()), kinds[testsupport.SlowDown], kinds[testsupport.InternalError], kinds[testsupport.Drop])
+		len(dm.Files()), len(proxy.Records()), kinds[testsupport.SlowDown], kinds[testsupport.InternalError], kinds[testsupport.Drop])
 	if kinds[testsupport.SlowDown] == 0 || kinds[testsupport.InternalError] == 0 || kinds[testsupport.Drop] == 0 {
 		t.Fatal("not every kind of fault was injected: the test proves less than it claims")
 	}
-	for _, f := range dm.files {
-		got, err := a.Blob(ctx, c, d.layout.FileKey(dm.info.Time, f.Table, f.Index))
-		if err != nil || !bytes.Equal(got, f.data) {
+	for _, f := range dm.Files() {
+		got, err := a.Blob(ctx, c, d.layout.FileKey(dm.Info.Time, f.Table, f.Index))
+		if err != nil || !bytes.Equal(got, f.Data) {
 			t.Fatalf("%s #%d: stored bytes differ from the encoded ones (%v)", f.Table, f.Index, err)
 		}
 	}
@@ -67,8 +67,8 @@ func TestFaultsAreRetried(t *testing.T) {
 		}
 	}
 	want := map[string]bool{}
-	for _, f := range dm.files {
-		want[d.layout.FileKey(dm.info.Time, f.Table, f.Index)] = true
+	for _, f := range dm.Files() {
+		want[d.layout.FileKey(dm.Info.Time, f.Table, f.Index)] = true
 	}
 	if len(stored) != len(want)+1 || stored[len(stored)-1] != d.layout.ReceiptKey() {
 		t.Fatalf("stored, in order: %v; want each of %d files once, then the receipt", stored, len(want))
@@ -95,33 +95,33 @@ func TestEndpointNeverRecovers(t *testing.T) {
 	}
 	ctx := testContext(t)
 	dm := newDump(t, exportTime(), map[string]int{"events": 2})
-	exp, err := d.Begin(ctx, dm.info)
+	exp, err := d.Begin(ctx, dm.Info)
 	if err != nil {
 		t.Fatal(err)
 	}
 	proxy.FailAlways(testsupport.SlowDown)
 	before := len(proxy.Records())
-	if err := exp.Put(ctx, dm.files[0].File); err == nil || sdk.KindOf(err) != sdk.KindRetryable {
+	if err := exp.Put(ctx, dm.Files()[0].File); err == nil || sdk.KindOf(err) != sdk.KindRetryable {
 		t.Fatalf("Put against a throttling endpoint: %v, want a retryable error", err)
 	}
 	if n := len(proxy.Records()) - before; n != 3 {
 		t.Errorf("%d requests, want 3 attempts", n)
 	}
 	proxy.FailAlways(testsupport.NoFault)
-	for _, f := range dm.files {
+	for _, f := range dm.Files() {
 		if err := exp.Put(ctx, f.File); err != nil {
 			t.Fatal(err)
 		}
 	}
 	proxy.FailAlways(testsupport.Drop)
-	if _, err := exp.Commit(ctx, dm.manifest()); err == nil || sdk.KindOf(err) != sdk.KindRetryable {
+	if _, err := exp.Commit(ctx, dm.Manifest()); err == nil || sdk.KindOf(err) != sdk.KindRetryable {
 		t.Fatalf("Commit against a failing endpoint: %v, want a retryable error", err)
 	}
 	if _, err := a.Blob(ctx, c, "dumps/receipt.json"); err == nil {
 		t.Fatal("a failed Commit left a receipt")
 	}
 	proxy.FailAlways(testsupport.NoFault)
-	rc, err := exp.Commit(ctx, dm.manifest())
+	rc, err := exp.Commit(ctx, dm.Manifest())
 	if err != nil {
 		t.Fatalf("Commit once the endpoint recovered: %v", err)
 	}
@@ -151,8 +151,8 @@ func TestLostAnswer(t *testing.T) {
 	if _, err := exportDump(ctx, d, dm); err != nil {
 		t.Fatalf("export after a lost answer: %v", err)
 	}
-	name := d.layout.FileKey(dm.info.Time, "events", 0)
-	if got, err := a.Blob(ctx, c, name); err != nil || !bytes.Equal(got, dm.files[0].data) {
+	name := d.layout.FileKey(dm.Info.Time, "events", 0)
+	if got, err := a.Blob(ctx, c, name); err != nil || !bytes.Equal(got, dm.Files()[0].Data) {
 		t.Fatalf("%s: %v", name, err)
 	}
 	if r := proxy.Records()[0]; r.Fault != testsupport.DropAnswer || r.Status != http.StatusCreated {

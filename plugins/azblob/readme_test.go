@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/exportd/exportd/sdk/destinationtest"
 )
 
 // TestReadme keeps the customer guide honest: its JSON is valid, its
@@ -48,9 +50,5 @@ func TestReadme(t *testing.T) {
 	if !strings.Contains(readme, "generate-sas --account-name $ACCOUNT --name $CONTAINER \\\n  --permissions cw ") {
 		t.Error("the guide's SAS is not create-and-write only")
 	}
-	for _, a := range attributes {
-		if !regexp.MustCompile("(?m)^\\| `" + a.Name + "`").MatchString(readme) {
-			t.Errorf("attribute %s is missing from the README's table", a.Name)
-		}
-	}
+	destinationtest.RequireDocumented(t, readme, (&Plugin{}).Schema())
 }

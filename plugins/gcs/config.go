@@ -3,9 +3,7 @@ package gcs
 import (
 	"errors"
 	"fmt"
-	"math"
 	"net"
-	"net/url"
 	"os"
 	"regexp"
 	"strings"
@@ -29,13 +27,6 @@ type settings struct {
 	MaxAttempts       int
 }
 
-const (
-	defaultUploadConcurrency = 4
-	defaultMaxAttempts       = 8
-	// maxObjectName is Cloud Storage's limit for an object name, in bytes.
-	maxObjectName = 1024
-)
-
 var (
 	bucketName     = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$`)
 	serviceAccount = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*@[a-z0-9][a-z0-9.-]*\.gserviceaccount\.com$`)
@@ -43,13 +34,16 @@ var (
 )
 
 // parseSettings checks every attribute without touching the network. The
-// schema already guaranteed types and required attributes; errors are
-// configuration errors naming the attribute at fault.
+// SDK already checked types, required attributes and the numbers' ranges,
+// and filled in the defaults; errors are configuration errors naming the
+// attribute at fault.
 func parseSettings(cfg sdk.Config) (settings, error) {
 	s := settings{
-		Bucket:         strings.TrimSpace(cfg.String("bucket")),
-		ServiceAccount: strings.TrimSpace(cfg.String("impersonate_service_account")),
-		KMSKeyName:     strings.TrimSpace(cfg.String("kms_key_name")),
+		Bucket:            strings.TrimSpace(cfg.String("bucket")),
+		ServiceAccount:    strings.TrimSpace(cfg.String("impersonate_service_account")),
+		KMSKeyName:        strings.TrimSpace(cfg.String("kms_key_name")),
+		UploadConcurrency: cfg.Int("upload_concurrency", 0),
+		MaxAttempts:       cfg.Int("max_attempts", 0),
 	}
 	var err error
 	if err := checkBucket(s.Bucket); err != nil {
@@ -64,7 +58,7 @@ func parseSettings(cfg sdk.Config) (settings, error) {
 	}
 	if cfg.Has("credentials_file") {
 		if s.CredentialsFile, s.credentialsJSON, err = readCredentialsFile(cfg.String("credentials_file")); err != nil {
-			return s, sdk.ConfigError("credentials_file", err)
+			return s, sdk.PlatformError("credentials_file", err)
 		}
 	}
 	if cfg.Has("kms_key_name") {
@@ -72,21 +66,10 @@ func parseSettings(cfg sdk.Config) (settings, error) {
 			return s, sdk.ConfigError("kms_key_name", err)
 		}
 	}
-	for _, e := range []struct {
-		attr string
-		dst  *string
-	}{{"endpoint", &s.Endpoint}, {"iam_credentials_endpoint", &s.IAMCredentialsEndpoint}} {
-		if !cfg.Has(e.attr) {
-			continue
-		}
-		if *e.dst, err = checkEndpoint(cfg.String(e.attr)); err != nil {
-			return s, sdk.ConfigError(e.attr, err)
-		}
-	}
-	if s.UploadConcurrency, err = intInRange(cfg, "upload_concurrency", defaultUploadConcurrency, 1, 64); err != nil {
+	if s.Endpoint, err = cfg.URL("endpoint"); err != nil {
 		return s, err
 	}
-	if s.MaxAttempts, err = intInRange(cfg, "max_attempts", defaultMaxAttempts, 1, 20); err != nil {
+	if s.IAMCredentialsEndpoint, err = cfg.URL("iam_credentials_endpoint"); err != nil {
 		return s, err
 	}
 	return s, nil
@@ -140,28 +123,6 @@ func readCredentialsFile(path string) (string, []byte, error) {
 		return "", nil, fmt.Errorf("credentials file %s: %w", path, err)
 	}
 	return path, data, nil
-}
-
-func checkEndpoint(raw string) (string, error) {
-	u, err := url.Parse(strings.TrimSpace(raw))
-	if err != nil {
-		return "", err
-	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		return "", fmt.Errorf("%q is not an http(s) URL such as https://storage.example.com", raw)
-	}
-	return strings.TrimRight(u.String(), "/"), nil
-}
-
-func intInRange(cfg sdk.Config, attr string, def, lo, hi int) (int, error) {
-	if !cfg.Has(attr) {
-		return def, nil
-	}
-	f := cfg.Float(attr, float64(def))
-	if f != math.Trunc(f) || f < float64(lo) || f > float64(hi) {
-		return 0, sdk.ConfigError(attr, fmt.Errorf("must be a whole number from %d to %d", lo, hi))
-	}
-	return int(f), nil
 }
 
 // identityAttr is the attribute that names the platform's own identity in

@@ -49,17 +49,17 @@ func platformCredentials(ctx context.Context, s *settings) (oauth2.TokenSource, 
 	if s.credentialsJSON != nil {
 		typ, err := credentialsType(s.credentialsJSON)
 		if err != nil {
-			return nil, "", sdk.ConfigError("credentials_file", err)
+			return nil, "", sdk.PlatformError("credentials_file", err)
 		}
 		creds, err := google.CredentialsFromJSONWithType(ctx, s.credentialsJSON, google.CredentialsType(typ), scope)
 		if err != nil {
-			return nil, "", sdk.ConfigError("credentials_file", fmt.Errorf("load credentials from %s: %w", s.CredentialsFile, err))
+			return nil, "", sdk.PlatformError("credentials_file", fmt.Errorf("load credentials from %s: %w", s.CredentialsFile, err))
 		}
 		return creds.TokenSource, principalOf(s.credentialsJSON, "the identity in "+s.CredentialsFile), nil
 	}
 	creds, err := google.FindDefaultCredentials(ctx, scope)
 	if err != nil {
-		return nil, "", sdk.ConfigError("", fmt.Errorf("find the platform's Application Default Credentials (set GOOGLE_APPLICATION_CREDENTIALS, run on Google Cloud, or set credentials_file): %w", err))
+		return nil, "", sdk.PlatformError("", fmt.Errorf("find the platform's Application Default Credentials (set GOOGLE_APPLICATION_CREDENTIALS, run on Google Cloud, or set credentials_file): %w", err))
 	}
 	return creds.TokenSource, principalOf(creds.JSON, "the platform's default Google identity"), nil
 }
@@ -173,7 +173,7 @@ func (d *destination) classifyToken(err error) error {
 		if re.Response != nil && (re.Response.StatusCode == http.StatusTooManyRequests || re.Response.StatusCode >= 500) {
 			return sdk.Retryable(fmt.Errorf("get a token for %s: %w", d.principal, re))
 		}
-		return sdk.ConfigError(d.s.identityAttr(), fmt.Errorf("Google refused the platform's own credentials (%s): %w", d.principal, re))
+		return sdk.PlatformError(d.s.identityAttr(), fmt.Errorf("Google refused the platform's own credentials (%s): %w", d.principal, re))
 	}
 	var te *tokenError
 	if errors.As(err, &te) {
@@ -183,7 +183,7 @@ func (d *destination) classifyToken(err error) error {
 				"%s may not impersonate %s: the customer must grant it roles/iam.serviceAccountTokenCreator on that service account (and the account must exist and be enabled): %w",
 				d.principal, d.s.ServiceAccount, te))
 		case te.status == http.StatusUnauthorized || te.status == http.StatusBadRequest:
-			return sdk.ConfigError(d.s.identityAttr(), fmt.Errorf("the IAM Credentials API refused %s's own credentials: %w", d.principal, te))
+			return sdk.PlatformError(d.s.identityAttr(), fmt.Errorf("the IAM Credentials API refused %s's own credentials: %w", d.principal, te))
 		}
 		return sdk.Retryable(te)
 	}

@@ -3,7 +3,6 @@ package gcs
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -41,7 +40,7 @@ type destination struct {
 
 var _ sdk.Destination = (*destination)(nil)
 
-func newDestination(ctx context.Context, info sdk.DestinationInfo, s settings, t tuning, log *slog.Logger) (*destination, error) {
+func newDestination(ctx context.Context, info sdk.DestinationInfo, s settings, t tuning) (*destination, error) {
 	base, principal, err := platformCredentials(ctx, &s)
 	if err != nil {
 		return nil, err
@@ -50,8 +49,8 @@ func newDestination(ctx context.Context, info sdk.DestinationInfo, s settings, t
 		info:      info,
 		s:         &s,
 		t:         t,
-		log:       log,
-		layout:    legacylayout.Layout{Folder: s.Folder},
+		log:       info.Logger,
+		layout:    legacylayout.Layout{Folder: s.Folder, MaxKeyLen: legacylayout.ObjectNameLimit},
 		principal: principal,
 		writer:    principal,
 		slots:     make(chan struct{}, s.UploadConcurrency),
@@ -135,7 +134,7 @@ func (d *destination) Begin(ctx context.Context, info sdk.ExportInfo) (sdk.Expor
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if err := d.layout.CheckTables(info.Time, info.Tables, maxObjectName); err != nil {
+	if err := d.layout.CheckTables(info.Time, info.Tables); err != nil {
 		return nil, sdk.Permanent(err)
 	}
 	return newExport(d, info), nil
@@ -150,6 +149,3 @@ func (d *destination) acquire(ctx context.Context) (release func(), err error) {
 		return nil, ctx.Err()
 	}
 }
-
-// errNoAnswer marks an attempt abandoned for taking too long.
-var errNoAnswer = errors.New("no complete answer in time")

@@ -4,11 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
-	"fmt"
 	"hash/crc32"
-	"io"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/exportd/exportd/sdk"
@@ -43,14 +40,11 @@ func newExport(d *destination, info sdk.ExportInfo) *export {
 }
 
 // Put verifies the spool file against the digest the daemon sent while
-// computing the checksums Cloud Storage verifies, then uploads it.
+// computing the checksums Cloud Storage verifies, then uploads it. The
+// daemon keeps files under the size the plugin declares.
 func (e *export) Put(ctx context.Context, f sdk.File) error {
 	if err := ctx.Err(); err != nil {
 		return err
-	}
-	if f.Size > maxObjectSize {
-		return sdk.Permanent(fmt.Errorf("table %s file %d has %d bytes, more than the plugin sends in one request (5 GiB): lower the parquet target file size",
-			f.Table, f.Index, f.Size))
 	}
 	release, err := e.d.acquire(ctx)
 	if err != nil {
@@ -59,15 +53,12 @@ func (e *export) Put(ctx context.Context, f sdk.File) error {
 	defer release()
 
 	start := time.Now()
-	file, err := os.Open(f.Path)
-	if err != nil {
-		return sdk.Retryable(fmt.Errorf("open spool file of %s file %d: %w", f.Table, f.Index, err))
-	}
-	defer file.Close()
 	crc, sum := crc32.New(castagnoli), md5.New()
-	if err := sdk.CopyVerified(ctx, io.MultiWriter(crc, sum), file, f); err != nil {
+	file, err := sdk.OpenVerified(ctx, f, crc, sum)
+	if err != nil {
 		return err
 	}
+	defer file.Close()
 	name := e.d.layout.FileKey(e.info.Time, f.Table, f.Index)
 	o := object{name: name, body: file, size: f.Size, crc32c: crc.Sum32(), md5: sum.Sum(nil),
 		contentType: parquetContentType, createOnly: true}

@@ -20,7 +20,6 @@ package gcs
 
 import (
 	"context"
-	"log/slog"
 
 	"github.com/exportd/exportd/sdk"
 )
@@ -31,18 +30,26 @@ const Version = "1.0.0"
 // Plugin serves Google Cloud Storage destinations. The zero value is ready
 // to use.
 type Plugin struct {
-	// Logger receives the plugin's log records; nil means sdk.Logger().
-	Logger *slog.Logger
-
 	// tune adjusts internals in this package's tests (backoff delays).
 	tune func(*tuning)
 }
 
 var _ sdk.Plugin = (*Plugin)(nil)
 
-// Schema describes the attributes of a gcs destination.
+// maxObjectSize is what the plugin sends in one request. Cloud Storage
+// takes objects up to 5 TiB; a single-request upload this large is
+// already unwise, and the daemon keeps files under it.
+const maxObjectSize = 5 << 30
+
+// Schema describes the attributes of a gcs destination. Check writes a
+// probe object when a KMS key is configured.
 func (p *Plugin) Schema() sdk.Schema {
-	return sdk.Schema{Name: "gcs", Version: Version, Attributes: attributes}
+	return sdk.Schema{
+		Name:         "gcs",
+		Version:      Version,
+		Attributes:   attributes,
+		Capabilities: sdk.Capabilities{MaxObjectSize: maxObjectSize, CheckWrites: true},
+	}
 }
 
 var attributes = []sdk.Attribute{
@@ -52,18 +59,18 @@ var attributes = []sdk.Attribute{
 		Description: "Optional object name prefix for receipt.json and the dump folders; leading and trailing slashes are dropped."},
 	{Name: "impersonate_service_account", Type: sdk.TypeString,
 		Description: "Email of the customer's service account that the platform impersonates; the platform's identity needs roles/iam.serviceAccountTokenCreator on it. Unset: the platform writes as its own identity."},
-	{Name: "credentials_file", Type: sdk.TypeString, Sensitive: true,
+	{Name: "credentials_file", Type: sdk.TypeString, Sensitive: true, OperatorOnly: true,
 		Description: "Path of a credentials JSON file (service account key or workload identity federation configuration) holding the platform's own identity. Unset: Application Default Credentials."},
 	{Name: "kms_key_name", Type: sdk.TypeString,
 		Description: "Customer-managed encryption key for every object, projects/<p>/locations/<l>/keyRings/<r>/cryptoKeys/<k>; the bucket's Cloud Storage service agent needs roles/cloudkms.cryptoKeyEncrypterDecrypter on it. Unset: the bucket's default encryption."},
-	{Name: "endpoint", Type: sdk.TypeString,
+	{Name: "endpoint", Type: sdk.TypeString, OperatorOnly: true,
 		Description: "Cloud Storage JSON API base URL, for private endpoints and tests. Unset: Google's public endpoint."},
-	{Name: "iam_credentials_endpoint", Type: sdk.TypeString,
+	{Name: "iam_credentials_endpoint", Type: sdk.TypeString, OperatorOnly: true,
 		Description: "IAM Credentials API base URL used to impersonate the service account, for private endpoints and tests. Unset: Google's public endpoint."},
-	{Name: "upload_concurrency", Type: sdk.TypeNumber,
-		Description: "Most uploads in flight at once for this destination, 1 to 64. Default 4."},
-	{Name: "max_attempts", Type: sdk.TypeNumber,
-		Description: "Attempts per upload, the first included, 1 to 20. Default 8. Throttling (429), 5xx answers and lost connections are retried with exponential backoff."},
+	{Name: "upload_concurrency", Type: sdk.TypeInteger, Default: 4, Min: sdk.Bound(1), Max: sdk.Bound(64), OperatorOnly: true,
+		Description: "Most uploads in flight at once for this destination."},
+	{Name: "max_attempts", Type: sdk.TypeInteger, Default: 8, Min: sdk.Bound(1), Max: sdk.Bound(20), OperatorOnly: true,
+		Description: "Attempts per upload, the first included. Throttling (429), 5xx answers and lost connections are retried with exponential backoff."},
 }
 
 // Configure validates a destination's configuration and prepares its
@@ -77,9 +84,5 @@ func (p *Plugin) Configure(ctx context.Context, info sdk.DestinationInfo, cfg sd
 	if p.tune != nil {
 		p.tune(&t)
 	}
-	log := p.Logger
-	if log == nil {
-		log = sdk.Logger()
-	}
-	return newDestination(ctx, info, s, t, log.With("destination", info.Name))
+	return newDestination(ctx, info, s, t)
 }

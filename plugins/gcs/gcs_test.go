@@ -12,17 +12,18 @@ import (
 	"github.com/exportd/exportd/sdk/legacylayout"
 )
 
-// TestConformance runs the SDK's conformance suite against the plugin
-// binary, writing into fake-gcs-server through a customer's service
-// account with exactly the customer guide's grants.
-func TestConformance(t *testing.T) {
-	w := newWorld(t)
-	destinationtest.Run(t, destinationtest.Harness{
-		Binary: testsupport.Binary(t, "./plugins/gcs/cmd/exportd-plugin-gcs", "exportd-plugin-gcs"),
-		Env:    w.platformEnv(),
+// harness is the conformance harness of gcs, writing into
+// fake-gcs-server through a customer's service account with exactly the
+// customer guide's grants, with the plugin binary or the plugin served
+// in-process.
+func harness(t *testing.T, w *world, inProcess bool) destinationtest.Harness {
+	inspect := func(c customer) destinationtest.Inspector {
+		return inspector{g: w.g, bucket: c.Bucket, layout: legacylayout.Layout{Folder: c.Folder}}
+	}
+	h := destinationtest.Harness{
 		New: func(t *testing.T) (map[string]any, destinationtest.Inspector) {
 			c := w.newCustomer(t, customerOptions{})
-			return w.config(c, nil), inspector{g: w.g, bucket: c.Bucket, layout: legacylayout.Layout{Folder: c.Folder}}
+			return w.config(c, nil), inspect(c)
 		},
 		Invalid: []destinationtest.InvalidConfig{
 			{Name: "missing bucket", Config: map[string]any{"folder": "x"}, Attribute: "bucket"},
@@ -36,8 +37,43 @@ func TestConformance(t *testing.T) {
 			{Name: "zero concurrency", Config: map[string]any{"bucket": "acme", "upload_concurrency": 0}, Attribute: "upload_concurrency"},
 			{Name: "fractional attempts", Config: map[string]any{"bucket": "acme", "max_attempts": 2.5}, Attribute: "max_attempts"},
 		},
-	})
+		Broken: []destinationtest.BrokenSetup{
+			{Name: "bucket does not exist", Attribute: "bucket", New: func(t *testing.T) map[string]any {
+				return w.config(w.newCustomer(t, customerOptions{}), map[string]any{"bucket": "acme-no-such-bucket"})
+			}},
+			{Name: "platform may not impersonate", Attribute: "impersonate_service_account", New: func(t *testing.T) map[string]any {
+				return w.config(w.newCustomer(t, customerOptions{NoImpersonation: true}), nil)
+			}},
+			{Name: "service account may not create", Attribute: "impersonate_service_account", New: func(t *testing.T) map[string]any {
+				return w.config(w.newCustomer(t, customerOptions{NoCreate: true}), nil)
+			}},
+		},
+		Faulty: func(t *testing.T) (map[string]any, destinationtest.Inspector, destinationtest.Faults) {
+			c := w.newCustomer(t, customerOptions{})
+			proxy := testsupport.StartFaultProxy(t, w.g.URL, testsupport.Faults{Dialect: testsupport.DialectGCS})
+			return w.config(c, map[string]any{"endpoint": proxy.URL, "max_attempts": 2}), inspect(c), proxy
+		},
+	}
+	if inProcess {
+		for _, kv := range w.platformEnv() {
+			k, v, _ := strings.Cut(kv, "=")
+			t.Setenv(k, v)
+		}
+		h.Plugin = testPlugin()
+	} else {
+		h.Binary = testsupport.Binary(t, "./plugins/gcs/cmd/exportd-plugin-gcs", "exportd-plugin-gcs")
+		h.Env = w.platformEnv()
+	}
+	return h
 }
+
+// TestConformance runs the SDK's conformance suite against the plugin
+// binary.
+func TestConformance(t *testing.T) { destinationtest.Run(t, harness(t, newWorld(t), false)) }
+
+// TestConformanceInProcess runs the suite against the plugin served from
+// the test's process, where coverage counts it.
+func TestConformanceInProcess(t *testing.T) { destinationtest.Run(t, harness(t, newWorld(t), true)) }
 
 // TestLeastPrivilege: with only storage.objects.create on the bucket and
 // storage.objects.delete on receipt.json, two dumps land and the second
@@ -63,7 +99,7 @@ func TestLeastPrivilege(t *testing.T) {
 		t.Fatalf("first dump: %v", err)
 	}
 	second := newDump(t, exportTime(), map[string]int{"companies": 1, "events": 1})
-	second.info.PreviousTime = first.info.Time
+	second.Info.PreviousTime = first.Info.Time
 	rc, err := exportDump(ctx, d, second)
 	if err != nil {
 		t.Fatalf("second dump: %v", err)
@@ -73,9 +109,9 @@ func TestLeastPrivilege(t *testing.T) {
 		t.Fatalf("receipt: %v\n%s", err, got)
 	}
 	for _, dm := range []dump{first, second} {
-		for _, f := range dm.files {
-			got, err := w.g.Object(c.Bucket, d.layout.FileKey(dm.info.Time, f.Table, f.Index))
-			if err != nil || !bytes.Equal(got, f.data) {
+		for _, f := range dm.Files() {
+			got, err := w.g.Object(c.Bucket, d.layout.FileKey(dm.Info.Time, f.Table, f.Index))
+			if err != nil || !bytes.Equal(got, f.Data) {
 				t.Fatalf("%s #%d: stored bytes differ (%v)", f.Table, f.Index, err)
 			}
 		}
@@ -92,7 +128,7 @@ func TestLeastPrivilege(t *testing.T) {
 	}
 
 	// An older run finishing late never replaces the newer receipt.
-	late := newDump(t, first.info.Time.Add(-time.Hour), map[string]int{"companies": 1})
+	late := newDump(t, first.Info.Time.Add(-time.Hour), map[string]int{"companies": 1})
 	if _, err := exportDump(ctx, d, late); err == nil {
 		t.Fatal("an older dump's commit succeeded after a newer one")
 	}

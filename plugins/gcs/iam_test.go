@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/exportd/exportd/sdk"
+	"github.com/exportd/exportd/sdk/destinationtest"
 )
 
 // TestCheckFindsBrokenSetups: every way the customer's or the operator's
@@ -31,6 +32,7 @@ func TestCheckFindsBrokenSetups(t *testing.T) {
 		cfg      map[string]any
 		attr     string
 		contains string
+		platform bool // the platform's own identity is at fault
 	}{
 		{name: "bucket does not exist", cfg: map[string]any{"bucket": "acme-no-such-bucket"},
 			attr: "bucket", contains: "does not exist"},
@@ -45,7 +47,7 @@ func TestCheckFindsBrokenSetups(t *testing.T) {
 		{name: "credentials of another identity", cfg: map[string]any{"credentials_file": stranger.KeyFile},
 			attr: "impersonate_service_account", contains: stranger.Email},
 		{name: "credentials with a wrong key", cfg: map[string]any{"credentials_file": forged},
-			attr: "credentials_file", contains: "refused the platform's own credentials"},
+			attr: "credentials_file", contains: "refused the platform's own credentials", platform: true},
 		{name: "unknown KMS key", cfg: map[string]any{"kms_key_name": "projects/acme-project/locations/europe-west1/keyRings/exports/cryptoKeys/nope"},
 			attr: "kms_key_name", contains: "cryptoKeyEncrypterDecrypter"},
 		{name: "KMS key the service agent may not use", cfg: map[string]any{"kms_key_name": key},
@@ -59,7 +61,10 @@ func TestCheckFindsBrokenSetups(t *testing.T) {
 				t.Fatalf("Configure: %v", err)
 			}
 			_, err = d.Check(testContext(t))
-			requireConfigError(t, err, tc.attr, tc.contains)
+			destinationtest.RequireConfigError(t, err, tc.attr, tc.contains)
+			if sdk.IsPlatformError(err) != tc.platform {
+				t.Fatalf("platform identity at fault: %t, want %t (%v)", sdk.IsPlatformError(err), tc.platform, err)
+			}
 			if names, _ := w.g.ObjectNames(c.Bucket); len(names) != 0 {
 				t.Fatalf("Check of a broken setup wrote %v", names)
 			}
@@ -89,7 +94,7 @@ func TestExportFailsLikeCheck(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, err = exportDump(testContext(t), d, newDump(t, exportTime(), map[string]int{"events": 2}))
-			requireConfigError(t, err, tc.attr, tc.contains)
+			destinationtest.RequireConfigError(t, err, tc.attr, tc.contains)
 			if names, _ := w.g.ObjectNames(c.Bucket); len(names) != 0 {
 				t.Fatalf("objects after a refused export: %v", names)
 			}
@@ -116,7 +121,7 @@ func TestReceiptNeedsDelete(t *testing.T) {
 	}
 	second := newDump(t, exportTime(), map[string]int{"events": 1})
 	_, err = exportDump(ctx, d, second)
-	requireConfigError(t, err, "impersonate_service_account", "storage.objects.delete on that one object")
+	destinationtest.RequireConfigError(t, err, "impersonate_service_account", "storage.objects.delete on that one object")
 	if got, _ := w.g.Object(c.Bucket, "dumps/receipt.json"); string(got) != string(rc.Body) {
 		t.Fatal("the first receipt was replaced")
 	}

@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/exportd/exportd/sdk/destinationtest"
 )
 
 // readmeSection returns the top-level README's section with the heading.
@@ -57,9 +59,5 @@ func TestReadme(t *testing.T) {
 			t.Errorf("the customer guide's commands grant %s, which the platform does not need", bad)
 		}
 	}
-	for _, a := range attributes {
-		if !regexp.MustCompile("(?m)^\\| `" + a.Name + "`").MatchString(readme) {
-			t.Errorf("attribute %s is missing from the README's table", a.Name)
-		}
-	}
+	destinationtest.RequireDocumented(t, readme, (&Plugin{}).Schema())
 }

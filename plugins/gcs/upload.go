@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"strings"
 	"time"
@@ -15,37 +14,24 @@ import (
 	"google.golang.org/api/googleapi"
 
 	"github.com/exportd/exportd/sdk"
+	"github.com/exportd/exportd/sdk/retry"
 )
 
 // tuning holds what production never changes but tests shorten.
 type tuning struct {
-	// Backoff between attempts: exponential from baseDelay (throttleDelay
-	// after a 429), capped at maxBackoff, with jitter.
-	baseDelay     time.Duration
-	throttleDelay time.Duration
-	maxBackoff    time.Duration
-
-	// An attempt that has not completed after attemptFloor plus its body
-	// size at minThroughput is abandoned and retried: a stalled connection
-	// must not hold an export forever.
-	attemptFloor  time.Duration
-	minThroughput int64 // bytes per second
+	// retry gives the backoff between attempts (exponential, longer after
+	// a 429, with jitter) and each attempt's deadline (a floor plus the
+	// body's size at a minimum throughput: a stalled connection must not
+	// hold an export forever). Its attempts come from max_attempts.
+	retry retry.Policy
 }
 
 func defaultTuning() tuning {
-	return tuning{
-		baseDelay:     200 * time.Millisecond,
-		throttleDelay: time.Second,
-		maxBackoff:    20 * time.Second,
-		attemptFloor:  2 * time.Minute,
-		minThroughput: 256 << 10,
-	}
+	return tuning{retry: retry.Policy{
+		Base: 200 * time.Millisecond, Throttled: time.Second, Max: 20 * time.Second,
+		AttemptFloor: 2 * time.Minute, MinThroughput: 256 << 10,
+	}}
 }
-
-// maxObjectSize is what the plugin sends in one request. Cloud Storage
-// takes objects up to 5 TiB; a single-request upload this large is
-// already unwise, and the daemon's files are far smaller.
-const maxObjectSize = 5 << 30
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
@@ -68,47 +54,36 @@ type object struct {
 // Cloud Storage stores an object whole and checksum-verified, or not at all.
 func (d *destination) upload(ctx context.Context, o object) error {
 	what := fmt.Sprintf("upload gs://%s/%s", d.s.Bucket, o.name)
-	for attempt := 1; ; attempt++ {
+	policy := d.t.retry
+	policy.Attempts = d.s.MaxAttempts
+	policy.IsThrottle = func(err error) bool { return errors.Is(err, errThrottled) }
+	policy.OnRetry = func(attempt int, wait time.Duration, err error) {
+		d.log.Info("retrying upload", "object", o.name, "attempt", attempt, "delay", wait, "error", err)
+	}
+	return policy.Do(ctx, o.size, func(ctx context.Context, attempt int) error {
 		err := d.uploadOnce(ctx, o)
-		if err == nil {
+		switch {
+		case err == nil:
 			return nil
-		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("%s: %w", what, ctx.Err())
-		}
-		if o.createOnly && attempt > 1 && httpCode(err) == http.StatusPreconditionFailed {
+		case o.createOnly && attempt > 1 && httpCode(err) == http.StatusPreconditionFailed:
 			d.log.Info("object already stored by an earlier attempt whose answer was lost", "object", o.name)
 			return nil
+		case httpCode(err) == http.StatusTooManyRequests:
+			return fmt.Errorf("%w: %w", errThrottled, d.classify(ctx, what, err))
 		}
-		kerr := d.classify(ctx, what, err)
-		if sdk.KindOf(kerr) != sdk.KindRetryable || attempt >= d.s.MaxAttempts {
-			if attempt > 1 {
-				return fmt.Errorf("after %d attempts: %w", attempt, kerr)
-			}
-			return kerr
-		}
-		delay := d.backoff(attempt, httpCode(err) == http.StatusTooManyRequests)
-		d.log.Info("retrying upload", "object", o.name, "attempt", attempt, "delay", delay, "error", err)
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s: %w", what, ctx.Err())
-		case <-time.After(delay):
-		}
-	}
+		return d.classify(ctx, what, err)
+	})
 }
 
+// errThrottled marks an attempt Cloud Storage refused with a 429.
+var errThrottled = errors.New("throttled")
+
 func (d *destination) uploadOnce(ctx context.Context, o object) error {
-	limit := d.t.attemptFloor
-	if d.t.minThroughput > 0 {
-		limit += time.Duration(o.size/d.t.minThroughput) * time.Second
-	}
-	actx, cancel := context.WithTimeout(ctx, limit)
-	defer cancel()
 	h := d.bucket.Object(o.name).Retryer(storage.WithPolicy(storage.RetryNever))
 	if o.createOnly {
 		h = h.If(storage.Conditions{DoesNotExist: true})
 	}
-	w := h.NewWriter(actx)
+	w := h.NewWriter(ctx)
 	w.ChunkSize = 0 // one request, no resumable session
 	w.ContentType = o.contentType
 	w.CRC32C = o.crc32c
@@ -118,29 +93,9 @@ func (d *destination) uploadOnce(ctx context.Context, o object) error {
 	_, err := io.Copy(w, io.NewSectionReader(o.body, 0, o.size))
 	if err != nil {
 		w.CloseWithError(err)
-	} else {
-		err = w.Close()
+		return err
 	}
-	if err != nil && ctx.Err() == nil && actx.Err() != nil {
-		return fmt.Errorf("%w within %v: %v", errNoAnswer, limit, err)
-	}
-	return err
-}
-
-// backoff waits between half and all of base·2^(attempt-1), capped.
-func (d *destination) backoff(attempt int, throttled bool) time.Duration {
-	delay := d.t.baseDelay
-	if throttled {
-		delay = d.t.throttleDelay
-	}
-	for i := 1; i < attempt && delay < d.t.maxBackoff; i++ {
-		delay *= 2
-	}
-	delay = min(delay, d.t.maxBackoff)
-	if delay <= 1 {
-		return delay
-	}
-	return delay/2 + rand.N(delay/2)
+	return w.Close()
 }
 
 func httpCode(err error) int {

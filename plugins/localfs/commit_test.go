@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/exportd/exportd/sdk"
+	"github.com/exportd/exportd/sdk/destinationtest"
 	"github.com/exportd/exportd/sdk/legacylayout"
 )
 
@@ -60,7 +61,7 @@ func TestDirectorySyncFailures(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
 			root := t.TempDir()
-			dst, err := Plugin{}.Configure(ctx, sdk.DestinationInfo{Name: "acme", Account: "acme"}, sdk.NewConfig(map[string]any{"path": root, "folder": "dumps"}))
+			dst, err := destinationtest.Configure(ctx, t, Plugin{}, sdk.DestinationInfo{Name: "acme", Account: "acme"}, map[string]any{"path": root, "folder": "dumps"})
 			if err != nil {
 				t.Fatal(err)
 			}

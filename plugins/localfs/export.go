@@ -82,7 +82,7 @@ func (e *export) Commit(ctx context.Context, m sdk.Manifest) (sdk.Receipt, error
 		return sdk.Receipt{}, fmt.Errorf("write receipt: %w", err)
 	}
 	if err != nil {
-		sdk.Logger().Warn("receipt is in place but may not survive a power loss", "destination", e.d.name, "receipt", path, "error", err)
+		e.d.log.Warn("receipt is in place but may not survive a power loss", "receipt", path, "error", err)
 	}
 	return sdk.Receipt{Location: path, Body: body}, nil
 }

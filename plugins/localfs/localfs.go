@@ -17,11 +17,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
-	"time"
 
 	"github.com/exportd/exportd/sdk"
 	"github.com/exportd/exportd/sdk/legacylayout"
@@ -41,20 +41,20 @@ func (Plugin) Schema() sdk.Schema {
 		Name:    "localfs",
 		Version: Version,
 		Attributes: []sdk.Attribute{
-			{Name: "path", Type: sdk.TypeString, Required: true,
+			{Name: "path", Type: sdk.TypeString, Required: true, OperatorOnly: true,
 				Description: "Directory that plays the bucket. Created if missing; relative paths are taken from the daemon's working directory."},
 			{Name: "folder", Type: sdk.TypeString,
 				Description: "Optional prefix inside path under which receipt.json and the dump folders are written."},
-			{Name: "fsync", Type: sdk.TypeBool,
-				Description: "Sync every file and directory to disk before reporting it delivered (default true)."},
-			{Name: "mode", Type: sdk.TypeString,
-				Description: `Permissions of the files written, in octal (default "0640"); folders get the same plus search permission wherever files are readable ("0640" gives "0750"). Owner read and write are required; write for others is refused.`},
+			{Name: "fsync", Type: sdk.TypeBool, Default: true, OperatorOnly: true,
+				Description: "Sync every file and directory to disk before reporting it delivered."},
+			{Name: "mode", Type: sdk.TypeString, Default: "0640", OperatorOnly: true,
+				Description: `Permissions of the files written, in octal; folders get the same plus search permission wherever files are readable ("0640" gives "0750"). Owner read and write are required; write for others is refused.`},
 		},
 	}
 }
 
 // Configure validates a destination's configuration. It touches nothing on
-// disk; Check does.
+// disk; Check does. The SDK has filled in the defaults.
 func (Plugin) Configure(_ context.Context, d sdk.DestinationInfo, cfg sdk.Config) (sdk.Destination, error) {
 	path := cfg.String("path")
 	if path == "" {
@@ -74,26 +74,22 @@ func (Plugin) Configure(_ context.Context, d sdk.DestinationInfo, cfg sdk.Config
 	}
 	return &destination{
 		name:   d.Name,
+		log:    d.Logger,
 		layout: legacylayout.Layout{Folder: folder},
 		tree: &tree{
 			root:     root,
 			fileMode: mode,
 			dirMode:  dirMode(mode),
-			fsync:    cfg.Bool("fsync", true),
+			fsync:    cfg.Bool("fsync", false),
 			syncDir:  syncFile,
 		},
 	}, nil
 }
 
-// defaultMode keeps dumps from other users of the machine: the daemon's
-// own group may read them, as a loader running beside it would.
-const defaultMode os.FileMode = 0o640
-
-// parseMode reads the mode attribute, an octal string such as "0640".
+// parseMode reads the mode attribute, an octal string such as "0640" (the
+// default, which keeps dumps from other users of the machine: the
+// daemon's own group may read them, as a loader running beside it would).
 func parseMode(s string) (os.FileMode, error) {
-	if s == "" {
-		return defaultMode, nil
-	}
 	v, err := strconv.ParseUint(s, 8, 32)
 	switch {
 	case err != nil || len(s) < 3 || len(s) > 4:
@@ -114,6 +110,7 @@ func dirMode(m os.FileMode) os.FileMode { return m | (m&0o444)>>2 }
 
 type destination struct {
 	name   string
+	log    *slog.Logger
 	layout legacylayout.Layout
 	tree   *tree
 	// commitMu makes reading the previous receipt and replacing it one
@@ -152,12 +149,12 @@ func (d *destination) Check(context.Context) (string, error) {
 	return fmt.Sprintf("directory %s is writable", root), nil
 }
 
-// Begin starts an export. T must fall in a later minute than the previous
-// dump's, so that no two dumps share a folder.
+// Begin starts an export. The SDK has checked that its time is in a later
+// minute than the previous dump's; the table names must stay one path
+// segment each.
 func (d *destination) Begin(_ context.Context, info sdk.ExportInfo) (sdk.Export, error) {
-	if !info.PreviousTime.IsZero() && !info.Time.Truncate(time.Minute).After(info.PreviousTime.Truncate(time.Minute)) {
-		return nil, sdk.Permanent(fmt.Errorf("export time %s is not in a later minute than the previous dump's %s",
-			info.Time.Format(legacylayout.TimestampFormat), info.PreviousTime.Format(legacylayout.TimestampFormat)))
+	if err := d.layout.CheckTables(info.Time, info.Tables); err != nil {
+		return nil, sdk.Permanent(err)
 	}
 	return &export{d: d, info: info}, nil
 }

@@ -34,9 +34,10 @@ func (in inspector) File(_ context.Context, info sdk.ExportInfo, table string, i
 	return os.ReadFile(filepath.Join(in.root, filepath.FromSlash(in.layout.FileKey(info.Time, table, index))))
 }
 
-func TestConformance(t *testing.T) {
-	destinationtest.Run(t, destinationtest.Harness{
-		Binary: testsupport.Binary(t, "./plugins/localfs/cmd/exportd-plugin-localfs", "exportd-plugin-localfs"),
+// harness is the conformance harness of localfs, with the plugin's
+// binary or the plugin itself.
+func harness(t *testing.T, inProcess bool) destinationtest.Harness {
+	h := destinationtest.Harness{
 		New: func(t *testing.T) (map[string]any, destinationtest.Inspector) {
 			root := t.TempDir()
 			return map[string]any{"path": root, "folder": "/dumps/acme/"},
@@ -51,19 +52,41 @@ func TestConformance(t *testing.T) {
 			{Name: "executable mode", Config: map[string]any{"path": "/tmp/x", "mode": "0750"}, Attribute: "mode"},
 			{Name: "world-writable mode", Config: map[string]any{"path": "/tmp/x", "mode": "0666"}, Attribute: "mode"},
 		},
-	})
+		Broken: []destinationtest.BrokenSetup{
+			{Name: "path is a file", Attribute: "path", New: func(t *testing.T) map[string]any {
+				file := filepath.Join(t.TempDir(), "file")
+				if err := os.WriteFile(file, nil, 0o600); err != nil {
+					t.Fatal(err)
+				}
+				return map[string]any{"path": file}
+			}},
+		},
+	}
+	if inProcess {
+		h.Plugin = localfs.Plugin{}
+	} else {
+		h.Binary = testsupport.Binary(t, "./plugins/localfs/cmd/exportd-plugin-localfs", "exportd-plugin-localfs")
+	}
+	return h
 }
 
-// TestLayout checks the exact keys and receipt of a dump, in process.
+func TestConformance(t *testing.T) { destinationtest.Run(t, harness(t, false)) }
+
+// TestConformanceInProcess runs the suite against the plugin served from
+// the test's process, where coverage counts it.
+func TestConformanceInProcess(t *testing.T) { destinationtest.Run(t, harness(t, true)) }
+
+// TestLayout checks the exact keys of a dump, in process, and its
+// receipt against the shared golden one (testdata/receipts).
 func TestLayout(t *testing.T) {
 	ctx := context.Background()
 	root := t.TempDir()
-	d, err := localfs.Plugin{}.Configure(ctx, sdk.DestinationInfo{Name: "acme", Account: "acme"}, sdk.NewConfig(map[string]any{"path": root, "folder": "exports"}))
+	d, err := destinationtest.Configure(ctx, t, localfs.Plugin{}, sdk.DestinationInfo{Name: "acme", Account: "acme"}, map[string]any{"path": root, "folder": "dumps"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	at := time.Date(2023, 3, 14, 4, 3, 7, 963883000, time.UTC)
-	exp, err := d.Begin(ctx, sdk.ExportInfo{ID: "x", Account: "acme", RunID: "r1", Time: at, Tables: []string{"companies", "events"}})
+	exp, err := d.Begin(ctx, sdk.ExportInfo{ID: "x", Account: "acme", RunID: "r1", Time: at, Tables: []string{"companies", "contacts"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,9 +101,9 @@ func TestLayout(t *testing.T) {
 		}
 	}
 	put("companies", 0, "c0")
-	put("events", 0, "e0")
-	put("events", 1, "e1")
-	rc, err := exp.Commit(ctx, sdk.Manifest{Tables: []sdk.TableManifest{{Name: "companies", Files: 1}, {Name: "events", Files: 2}}})
+	put("companies", 1, "c1")
+	put("contacts", 0, "k0")
+	rc, err := exp.Commit(ctx, sdk.Manifest{Tables: []sdk.TableManifest{{Name: "companies", Files: 2}, {Name: "contacts", Files: 1}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,28 +117,15 @@ func TestLayout(t *testing.T) {
 		return err
 	})
 	want := []string{
-		"exports/2023-03-14T04:03/companies/companies_000000000000.parquet.gz",
-		"exports/2023-03-14T04:03/events/events_000000000000.parquet.gz",
-		"exports/2023-03-14T04:03/events/events_000000000001.parquet.gz",
-		"exports/receipt.json",
+		"dumps/2023-03-14T04:03/companies/companies_000000000000.parquet.gz",
+		"dumps/2023-03-14T04:03/companies/companies_000000000001.parquet.gz",
+		"dumps/2023-03-14T04:03/contacts/contacts_000000000000.parquet.gz",
+		"dumps/receipt.json",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("files:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	const wantReceipt = `{
-  "timestamp": "2023-03-14T04:03:07.963883Z",
-  "tables": {
-    "companies": {
-      "folder": "exports/2023-03-14T04:03/companies",
-      "total_file_count": 1
-    },
-    "events": {
-      "folder": "exports/2023-03-14T04:03/events",
-      "total_file_count": 2
-    }
-  }
-}
-`
+	wantReceipt := string(testsupport.Fixture(t, "receipts/two-tables.json"))
 	if string(rc.Body) != wantReceipt {
 		t.Fatalf("receipt:\n%s\nwant:\n%s", rc.Body, wantReceipt)
 	}
@@ -132,7 +142,7 @@ func TestLayout(t *testing.T) {
 	if _, err := old.Commit(ctx, sdk.Manifest{Tables: []sdk.TableManifest{{Name: "companies", Files: 1}}}); sdk.KindOf(err) != sdk.KindPermanent {
 		t.Fatalf("older commit: %v, want a permanent error", err)
 	}
-	if b, _ := os.ReadFile(filepath.Join(root, "exports", "receipt.json")); string(b) != wantReceipt {
+	if b, _ := os.ReadFile(filepath.Join(root, "dumps", "receipt.json")); string(b) != wantReceipt {
 		t.Fatal("older dump replaced the receipt")
 	}
 }

@@ -84,7 +84,7 @@ func BenchmarkPutVersityGW(b *testing.B) {
 			user := v.CreateUser(b)
 			v.GrantPut(b, bucket, user)
 			cfg := baseConfig(map[string]any{"bucket": bucket, "endpoint": v.Endpoint, "path_style": true, "region": v.Region, "upload_concurrency": streams})
-			d := configure(b, quietPlugin(user.Provider()), cfg)
+			d := configureLogged(b, quietPlugin(user.Provider()), cfg, slog.New(slog.DiscardHandler))
 			benchPut(b, d, benchSpool(b), streams)
 		})
 	}
@@ -94,7 +94,6 @@ func BenchmarkPutVersityGW(b *testing.B) {
 // credentials instead of a role.
 func quietPlugin(creds aws.CredentialsProvider) *Plugin {
 	return &Plugin{
-		Logger: slog.New(slog.DiscardHandler),
-		tune:   func(tu *tuning) { tu.credentials = creds },
+		tune: func(tu *tuning) { tu.credentials = creds },
 	}
 }

@@ -247,7 +247,7 @@ func TestStalledAttemptIsRetried(t *testing.T) {
 	})
 	p := testPlugin(t, staticCreds)
 	tune := p.tune
-	p.tune = func(tu *tuning) { tune(tu); tu.attemptFloor = 300 * time.Millisecond }
+	p.tune = func(tu *tuning) { tune(tu); tu.retry.AttemptFloor = 300 * time.Millisecond }
 	d := configure(t, p, baseConfig(map[string]any{"endpoint": srv.URL, "path_style": true, "region": "us-east-1"}))
 	start := time.Now()
 	if _, _, err := putOne(t, d); err != nil {

@@ -3,11 +3,8 @@ package s3legacy
 import (
 	"errors"
 	"fmt"
-	"math"
 	"net"
-	"net/url"
 	"regexp"
-	"slices"
 	"strings"
 
 	"github.com/exportd/exportd/sdk"
@@ -34,16 +31,6 @@ type settings struct {
 	MaxAttempts       int
 }
 
-// The ACL values an operator may choose. Public ACLs are deliberately
-// absent: a customer's dump is never made readable by anyone else.
-var allowedACLs = []string{"bucket-owner-full-control", "bucket-owner-read", "private", "none"}
-
-const (
-	defaultACL               = "bucket-owner-full-control"
-	defaultUploadConcurrency = 4
-	defaultMaxAttempts       = 8
-)
-
 var (
 	// Bucket naming rules for general purpose buckets.
 	bucketName = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
@@ -58,19 +45,25 @@ var (
 )
 
 // parseSettings checks every attribute without touching the network. The
-// schema already guaranteed types and required attributes; its errors are
-// configuration errors naming the attribute at fault.
-func parseSettings(cfg sdk.Config) (settings, error) {
+// SDK already checked types, required attributes, the ACL's values and the
+// numbers' ranges, and filled in the defaults; errors are configuration
+// errors naming the attribute at fault.
+func parseSettings(cfg sdk.Config, account string) (settings, error) {
 	s := settings{
-		Bucket:      strings.TrimSpace(cfg.String("bucket")),
-		RoleARN:     strings.TrimSpace(cfg.String("role_arn")),
-		ExternalID:  cfg.String("external_id"),
-		Region:      strings.TrimSpace(cfg.String("region")),
-		KMSKeyARN:   strings.TrimSpace(cfg.String("kms_key_arn")),
-		ACL:         defaultACL,
-		SessionName: cfg.String("session_name"),
-		Profile:     cfg.String("profile"),
-		PathStyle:   cfg.Bool("path_style", false),
+		Bucket:            strings.TrimSpace(cfg.String("bucket")),
+		RoleARN:           strings.TrimSpace(cfg.String("role_arn")),
+		ExternalID:        account,
+		Region:            strings.TrimSpace(cfg.String("region")),
+		KMSKeyARN:         strings.TrimSpace(cfg.String("kms_key_arn")),
+		ACL:               cfg.String("acl"),
+		SessionName:       cfg.String("session_name"),
+		Profile:           cfg.String("profile"),
+		PathStyle:         cfg.Bool("path_style", false),
+		UploadConcurrency: cfg.Int("upload_concurrency", 0),
+		MaxAttempts:       cfg.Int("max_attempts", 0),
+	}
+	if cfg.Has("external_id") {
+		s.ExternalID = cfg.String("external_id")
 	}
 	if err := checkBucket(s.Bucket); err != nil {
 		return s, sdk.ConfigError("bucket", err)
@@ -81,7 +74,11 @@ func parseSettings(cfg sdk.Config) (settings, error) {
 	}
 	s.Partition = partition
 	if n := len(s.ExternalID); n < 2 || n > 1224 || !externalID.MatchString(s.ExternalID) {
-		return s, sdk.ConfigError("external_id", errors.New("must be 2 to 1224 characters of letters, digits and +=,.@:/-_ (the customer's trust policy compares it with sts:ExternalId)"))
+		what := "must be"
+		if !cfg.Has("external_id") {
+			what = fmt.Sprintf("is unset, so it is the account id %q, which must be", account)
+		}
+		return s, sdk.ConfigError("external_id", fmt.Errorf("%s 2 to 1224 characters of letters, digits and +=,.@:/-_ (the customer's trust policy compares it with sts:ExternalId)", what))
 	}
 	if s.Folder, err = legacylayout.NormalizeFolder(cfg.String("folder")); err != nil {
 		return s, sdk.ConfigError("folder", err)
@@ -94,12 +91,6 @@ func parseSettings(cfg sdk.Config) (settings, error) {
 			return s, sdk.ConfigError("kms_key_arn", err)
 		}
 	}
-	if cfg.Has("acl") {
-		s.ACL = cfg.String("acl")
-		if !slices.Contains(allowedACLs, s.ACL) {
-			return s, sdk.ConfigError("acl", fmt.Errorf("%q is not one of %s", s.ACL, strings.Join(allowedACLs, ", ")))
-		}
-	}
 	if s.ACL == "none" {
 		s.ACL = ""
 	}
@@ -109,21 +100,10 @@ func parseSettings(cfg sdk.Config) (settings, error) {
 	if cfg.Has("profile") && strings.TrimSpace(s.Profile) == "" {
 		return s, sdk.ConfigError("profile", errors.New("must not be empty; leave it unset to use the default credential chain"))
 	}
-	for _, e := range []struct {
-		attr string
-		dst  *string
-	}{{"endpoint", &s.Endpoint}, {"sts_endpoint", &s.STSEndpoint}} {
-		if !cfg.Has(e.attr) {
-			continue
-		}
-		if *e.dst, err = checkEndpoint(cfg.String(e.attr)); err != nil {
-			return s, sdk.ConfigError(e.attr, err)
-		}
-	}
-	if s.UploadConcurrency, err = intInRange(cfg, "upload_concurrency", defaultUploadConcurrency, 1, 64); err != nil {
+	if s.Endpoint, err = cfg.URL("endpoint"); err != nil {
 		return s, err
 	}
-	if s.MaxAttempts, err = intInRange(cfg, "max_attempts", defaultMaxAttempts, 1, 20); err != nil {
+	if s.STSEndpoint, err = cfg.URL("sts_endpoint"); err != nil {
 		return s, err
 	}
 	return s, nil
@@ -179,28 +159,6 @@ func (s *settings) checkKMS(partition string) error {
 		return fmt.Errorf("key is in region %s but the bucket in %s: S3 only uses a key from the bucket's region", m[2], s.Region)
 	}
 	return nil
-}
-
-func checkEndpoint(raw string) (string, error) {
-	u, err := url.Parse(strings.TrimSpace(raw))
-	if err != nil {
-		return "", err
-	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		return "", fmt.Errorf("%q is not an http(s) URL such as https://s3.example.com", raw)
-	}
-	return strings.TrimRight(u.String(), "/"), nil
-}
-
-func intInRange(cfg sdk.Config, attr string, def, lo, hi int) (int, error) {
-	if !cfg.Has(attr) {
-		return def, nil
-	}
-	f := cfg.Float(attr, float64(def))
-	if f != math.Trunc(f) || f < float64(lo) || f > float64(hi) {
-		return 0, sdk.ConfigError(attr, fmt.Errorf("must be a whole number from %d to %d", lo, hi))
-	}
-	return int(f), nil
 }
 
 // roleSessionName is the session name for an export of account: the

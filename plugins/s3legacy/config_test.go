@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/exportd/exportd/sdk"
+	"github.com/exportd/exportd/sdk/destinationtest"
 )
 
 const (
@@ -46,8 +47,11 @@ func TestSchema(t *testing.T) {
 			required = append(required, a.Name)
 		}
 	}
-	if got := strings.Join(required, ","); got != "bucket,role_arn,external_id" {
+	if got := strings.Join(required, ","); got != "bucket,role_arn" {
 		t.Errorf("required attributes %s", got)
+	}
+	if s.Capabilities.MaxObjectSize != 5<<30 {
+		t.Errorf("max object size %d, want one PutObject's 5 GiB", s.Capabilities.MaxObjectSize)
 	}
 }
 
@@ -98,10 +102,16 @@ func TestParseSettings(t *testing.T) {
 			}
 		}},
 		{"dotted bucket", map[string]any{"bucket": "dumps.acme.example"}, nil},
+		{"external ID from the account", map[string]any{"external_id": nil}, func(t *testing.T, s settings) {
+			if s.ExternalID != "acme" {
+				t.Errorf("external ID %q, want the account id", s.ExternalID)
+			}
+		}},
 	}
+	schema := (&Plugin{}).Schema()
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s, err := parseSettings(sdk.NewConfig(baseConfig(tc.extra)))
+			s, err := parseSettings(schema.WithDefaults(sdk.NewConfig(baseConfig(tc.extra))), "acme")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -138,36 +148,28 @@ var invalidConfigs = []struct {
 	{"KMS key ID only", "kms_key_arn", "not a KMS key ARN", baseConfig(map[string]any{"kms_key_arn": "1234abcd-12ab-34cd-56ef-1234567890ab"})},
 	{"KMS key elsewhere", "kms_key_arn", "region eu-west-1 but the bucket in us-east-1", baseConfig(map[string]any{"kms_key_arn": testKMS, "region": "us-east-1"})},
 	{"KMS key in another partition", "kms_key_arn", "partition", baseConfig(map[string]any{"kms_key_arn": strings.Replace(testKMS, "arn:aws:", "arn:aws-cn:", 1)})},
-	{"public ACL", "acl", "not one of", baseConfig(map[string]any{"acl": "public-read"})},
+	{"public ACL", "acl", `"public-read" is not one of "bucket-owner-full-control"`, baseConfig(map[string]any{"acl": "public-read"})},
 	{"session name", "session_name", "2 to 64", baseConfig(map[string]any{"session_name": "has space"})},
 	{"endpoint scheme", "endpoint", "http(s) URL", baseConfig(map[string]any{"endpoint": "ftp://127.0.0.1"})},
 	{"sts endpoint without host", "sts_endpoint", "http(s) URL", baseConfig(map[string]any{"sts_endpoint": "https://"})},
-	{"no concurrency", "upload_concurrency", "1 to 64", baseConfig(map[string]any{"upload_concurrency": 0})},
-	{"fractional attempts", "max_attempts", "1 to 20", baseConfig(map[string]any{"max_attempts": 2.5})},
+	{"no concurrency", "upload_concurrency", "0 is not a whole number from 1 to 64", baseConfig(map[string]any{"upload_concurrency": 0})},
+	{"fractional attempts", "max_attempts", "2.5 is not a whole number from 1 to 20", baseConfig(map[string]any{"max_attempts": 2.5})},
 	{"empty profile", "profile", "must not be empty", baseConfig(map[string]any{"profile": " "})},
-	{"missing external ID", "external_id", "required", map[string]any{"bucket": "acme-dump", "role_arn": testRole}},
+	{"missing role", "role_arn", "required", map[string]any{"bucket": "acme-dump"}},
 	{"bucket of the wrong type", "bucket", "must be a string", baseConfig(map[string]any{"bucket": 42})},
 }
 
 func TestConfigureRefuses(t *testing.T) {
-	p := &Plugin{}
-	schema := p.Schema()
 	for _, tc := range invalidConfigs {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := sdk.NewConfig(tc.config)
-			// The schema check runs first in the plugin server, as here.
-			err := schema.Check(cfg)
-			if err == nil {
-				_, err = p.Configure(context.Background(), sdk.DestinationInfo{Name: "acme", Account: "acme"}, cfg)
-			}
-			if sdk.KindOf(err) != sdk.KindConfiguration || sdk.AttributeOf(err) != tc.attr {
-				t.Fatalf("got %v (kind %v, attribute %q), want a configuration error of %s", err, sdk.KindOf(err), sdk.AttributeOf(err), tc.attr)
-			}
-			if !strings.Contains(err.Error(), tc.says) {
-				t.Fatalf("error %q does not say %q", err, tc.says)
-			}
+			_, err := destinationtest.Configure(context.Background(), t, &Plugin{}, sdk.DestinationInfo{Name: "acme", Account: "acme"}, tc.config)
+			destinationtest.RequireConfigError(t, err, tc.attr, tc.says)
 		})
 	}
+	// Unset, the external ID is the account id, which must do as one.
+	_, err := destinationtest.Configure(context.Background(), t, &Plugin{}, sdk.DestinationInfo{Name: "acme", Account: "a"},
+		map[string]any{"bucket": "acme-dump", "role_arn": testRole})
+	destinationtest.RequireConfigError(t, err, "external_id", `unset, so it is the account id "a"`)
 }
 
 func TestUnknownProfile(t *testing.T) {
@@ -178,12 +180,14 @@ func TestUnknownProfile(t *testing.T) {
 	}
 	t.Setenv("AWS_CONFIG_FILE", cfgFile)
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "credentials"))
-	if _, err := (&Plugin{}).Configure(context.Background(), sdk.DestinationInfo{Name: "acme", Account: "acme"}, sdk.NewConfig(baseConfig(map[string]any{"profile": "platform"}))); err != nil {
+	info := sdk.DestinationInfo{Name: "acme", Account: "acme"}
+	if _, err := destinationtest.Configure(context.Background(), t, &Plugin{}, info, baseConfig(map[string]any{"profile": "platform"})); err != nil {
 		t.Fatalf("existing profile: %v", err)
 	}
-	_, err := (&Plugin{}).Configure(context.Background(), sdk.DestinationInfo{Name: "acme", Account: "acme"}, sdk.NewConfig(baseConfig(map[string]any{"profile": "nope"})))
-	if sdk.AttributeOf(err) != "profile" || sdk.KindOf(err) != sdk.KindConfiguration {
-		t.Fatalf("unknown profile: %v", err)
+	_, err := destinationtest.Configure(context.Background(), t, &Plugin{}, info, baseConfig(map[string]any{"profile": "nope"}))
+	destinationtest.RequireConfigError(t, err, "profile")
+	if !sdk.IsPlatformError(err) {
+		t.Fatalf("an unknown profile of the platform's identity is not said to be the platform's: %v", err)
 	}
 }
 
@@ -215,12 +219,14 @@ func TestPrincipalARN(t *testing.T) {
 }
 
 func TestAllowedACLsAreNotPublic(t *testing.T) {
-	for _, a := range allowedACLs {
+	schema := (&Plugin{}).Schema()
+	acl := schema.Attribute("acl")
+	for _, a := range acl.Enum {
 		if strings.Contains(a, "public") || strings.Contains(a, "authenticated") {
 			t.Errorf("ACL %s would expose a customer's dump", a)
 		}
 	}
-	if !slices.Contains(allowedACLs, defaultACL) {
+	if !slices.Contains(acl.Enum, acl.Default.(string)) {
 		t.Error("default ACL is not allowed")
 	}
 }

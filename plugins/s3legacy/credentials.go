@@ -166,7 +166,7 @@ func (r *roleSessions) classify(ctx context.Context, err error) error {
 			r.s.RoleARN, r.platformPrincipal(ctx), r.s.ExternalID, err))
 	case code == "InvalidClientTokenId", code == "SignatureDoesNotMatch", code == "UnrecognizedClientException",
 		code == "IncompleteSignature", code == "ExpiredToken", code == "InvalidAccessKeyId":
-		return sdk.ConfigError(profileAttr, fmt.Errorf(
+		return sdk.PlatformError(profileAttr, fmt.Errorf(
 			"STS refused the platform's own AWS credentials (%s): fix the identity the daemon runs with (environment, shared profile, instance role): %w", code, err))
 	case code == "RegionDisabledException":
 		return sdk.ConfigError("region", fmt.Errorf(

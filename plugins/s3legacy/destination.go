@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -37,15 +35,13 @@ type destination struct {
 	regionMu      sync.RWMutex
 	currentRegion string
 
-	// commitMu orders receipts: lastReceipt is the export time of the
-	// newest receipt this process wrote, and no older one may follow it.
-	commitMu    sync.Mutex
-	lastReceipt time.Time
+	// receipts keeps the bucket's receipt from going back in time.
+	receipts legacylayout.ReceiptGate
 }
 
 var _ sdk.Destination = (*destination)(nil)
 
-func newDestination(ctx context.Context, info sdk.DestinationInfo, s settings, t tuning, log *slog.Logger) (*destination, error) {
+func newDestination(ctx context.Context, info sdk.DestinationInfo, s settings, t tuning) (*destination, error) {
 	var opts []func(*config.LoadOptions) error
 	if s.Profile != "" {
 		opts = append(opts, config.WithSharedConfigProfile(s.Profile))
@@ -57,13 +53,13 @@ func newDestination(ctx context.Context, info sdk.DestinationInfo, s settings, t
 		if s.Profile != "" {
 			attr = "profile"
 		}
-		return nil, sdk.ConfigError(attr, fmt.Errorf("load the platform's own AWS configuration: %w", err))
+		return nil, sdk.PlatformError(attr, fmt.Errorf("load the platform's own AWS configuration: %w", err))
 	}
 	d := &destination{
 		info:          info,
 		s:             &s,
-		log:           log,
-		layout:        legacylayout.Layout{Folder: s.Folder},
+		log:           info.Logger,
+		layout:        legacylayout.Layout{Folder: s.Folder, MaxKeyLen: legacylayout.ObjectNameLimit},
 		slots:         make(chan struct{}, s.UploadConcurrency),
 		currentRegion: s.Region,
 	}
@@ -72,7 +68,7 @@ func newDestination(ctx context.Context, info sdk.DestinationInfo, s settings, t
 	}
 	httpClient := newHTTPClient(d.s, t)
 	retryer := newRetryer(d.s, t)
-	sdkLog := sdkLogger{log}
+	sdkLog := sdkLogger{d.log}
 
 	stsRegion := s.Region
 	if stsRegion == "" {
@@ -164,49 +160,19 @@ func (d *destination) Check(ctx context.Context) (string, error) {
 		assumed, d.s.ExternalID, d.sessions.platformPrincipal(ctx), session, expires, where), nil
 }
 
-// Begin starts an export after checking its time against the previous
-// dump's and making sure the role can be assumed, so that a broken trust
-// policy fails the export once, here, instead of in every Put.
+// Begin starts an export after making sure the role can be assumed, so
+// that a broken trust policy fails the export once, here, instead of in
+// every Put. The SDK has checked the export's time against the previous
+// dump's and its table list; the table names must make valid keys.
 func (d *destination) Begin(ctx context.Context, info sdk.ExportInfo) (sdk.Export, error) {
-	if info.Time.IsZero() {
-		return nil, sdk.Permanent(errors.New("export time is not set"))
-	}
-	at, prev := info.Time.UTC(), info.PreviousTime.UTC()
-	if !info.PreviousTime.IsZero() && !at.Truncate(time.Minute).After(prev.Truncate(time.Minute)) {
-		return nil, sdk.Permanent(fmt.Errorf("export time %s is not in a later minute than the previous dump's %s: the two would share folder %s",
-			at.Format(legacylayout.TimestampFormat), prev.Format(legacylayout.TimestampFormat), d.layout.DumpPrefix(at)))
-	}
-	if len(info.Tables) == 0 {
-		return nil, sdk.Permanent(errors.New("export names no tables"))
-	}
-	seen := map[string]bool{}
-	for _, t := range info.Tables {
-		if err := d.checkTable(at, t); err != nil {
-			return nil, sdk.Permanent(err)
-		}
-		if seen[t] {
-			return nil, sdk.Permanent(fmt.Errorf("table %q is listed twice", t))
-		}
-		seen[t] = true
+	if err := d.layout.CheckTables(info.Time, info.Tables); err != nil {
+		return nil, sdk.Permanent(err)
 	}
 	session := d.s.roleSessionName(info.Account)
 	if _, err := d.sessions.retrieve(ctx, session); err != nil {
 		return nil, err
 	}
 	return newExport(d, info, session), nil
-}
-
-// checkTable refuses table names that would not stay one path segment of
-// a valid key.
-func (d *destination) checkTable(at time.Time, t string) error {
-	if t == "" || t == "." || t == ".." || strings.ContainsAny(t, "/\\") || !utf8.ValidString(t) ||
-		strings.ContainsFunc(t, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
-		return fmt.Errorf("table name %q cannot be a key segment", t)
-	}
-	if k := d.layout.FileKey(at, t, 0); len(k) > 1024 {
-		return fmt.Errorf("table %q makes keys longer than S3's 1024 bytes", t)
-	}
-	return nil
 }
 
 // acquire waits for an upload slot of the destination.

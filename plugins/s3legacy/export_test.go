@@ -12,11 +12,14 @@ import (
 	"time"
 
 	"github.com/exportd/exportd/sdk"
+	"github.com/exportd/exportd/sdk/destinationtest"
+	"github.com/exportd/exportd/sdk/host"
 )
 
 // These tests drive an export in process against a fake S3 that accepts
-// everything, to check the plugin's own guarantees without the SDK
-// server's guard in front of it.
+// everything: directly, for the plugin's own guarantees, or through the
+// SDK's server and guard (guardedDestination), as the daemon does, for the
+// protocol's, which the plugin leaves to the SDK.
 
 type acceptingS3 struct {
 	*fakeS3
@@ -55,9 +58,26 @@ func acceptingDestination(t *testing.T, srv *acceptingS3, extra map[string]any) 
 	return configure(t, testPlugin(t, staticCreds), baseConfig(cfg))
 }
 
+// guardedDestination is an accepting destination served in-process
+// through the SDK, guard included.
+func guardedDestination(t *testing.T, srv *acceptingS3) sdk.Destination {
+	ctx := testContext(t)
+	c, err := host.Start(ctx, testPlugin(t, staticCreds), destinationtest.TestLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Kill)
+	cfg := baseConfig(map[string]any{"endpoint": srv.URL, "path_style": true, "region": "us-east-1"})
+	d, err := c.Configure(ctx, sdk.DestinationInfo{Name: "acme", Account: "acme"}, sdk.NewConfig(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
 func TestBeginRefusesTimesThatWouldShareOrRewind(t *testing.T) {
 	srv, _ := newAcceptingS3(t, 0)
-	d := acceptingDestination(t, srv, nil)
+	d := guardedDestination(t, srv)
 	at := time.Date(2024, 5, 6, 7, 8, 30, 0, time.UTC)
 	for _, tc := range []struct {
 		name string
@@ -115,7 +135,7 @@ func TestReceiptNeverGoesBack(t *testing.T) {
 
 func TestExportStates(t *testing.T) {
 	srv, _ := newAcceptingS3(t, 0)
-	d := acceptingDestination(t, srv, nil)
+	d := guardedDestination(t, srv)
 	ctx := testContext(t)
 	dir := t.TempDir()
 	exp, err := d.Begin(ctx, sdk.ExportInfo{ID: "e", Account: "acme", Time: exportTime(), Tables: []string{"companies", "events"}})

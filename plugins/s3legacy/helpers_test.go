@@ -19,6 +19,7 @@ import (
 	"github.com/exportd/exportd/internal/source/sample"
 	"github.com/exportd/exportd/internal/testsupport"
 	"github.com/exportd/exportd/sdk"
+	"github.com/exportd/exportd/sdk/destinationtest"
 )
 
 func TestMain(m *testing.M) {
@@ -31,22 +32,24 @@ func TestMain(m *testing.M) {
 // the test, optionally acting with static credentials instead of a role.
 func testPlugin(t testing.TB, creds aws.CredentialsProvider) *Plugin {
 	return &Plugin{
-		Logger: slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		tune: func(tu *tuning) {
-			tu.baseDelay, tu.throttleDelay, tu.maxBackoff = time.Millisecond, 5*time.Millisecond, 20*time.Millisecond
+			tu.retry.Base, tu.retry.Throttled, tu.retry.Max = time.Millisecond, 5*time.Millisecond, 20*time.Millisecond
 			tu.credentials = creds
 		},
 	}
 }
 
-// configure builds an in-process destination.
+// configure builds an in-process destination, logging into the test.
 func configure(t testing.TB, p *Plugin, cfg map[string]any) *destination {
 	t.Helper()
-	schema := p.Schema()
-	if err := schema.Check(sdk.NewConfig(cfg)); err != nil {
-		t.Fatalf("schema check: %v", err)
-	}
-	d, err := p.Configure(testContext(t), sdk.DestinationInfo{Name: "acme", Account: "acme"}, sdk.NewConfig(cfg))
+	return configureLogged(t, p, cfg, nil)
+}
+
+// configureLogged builds an in-process destination logging to log (nil:
+// into the test).
+func configureLogged(t testing.TB, p *Plugin, cfg map[string]any, log *slog.Logger) *destination {
+	t.Helper()
+	d, err := destinationtest.Configure(testContext(t), t, p, sdk.DestinationInfo{Name: "acme", Account: "acme", Logger: log}, cfg)
 	if err != nil {
 		t.Fatalf("Configure: %v", err)
 	}

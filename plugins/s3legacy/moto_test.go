@@ -22,6 +22,7 @@ import (
 	"github.com/exportd/exportd/internal/testsupport"
 	"github.com/exportd/exportd/sdk"
 	"github.com/exportd/exportd/sdk/destinationtest"
+	"github.com/exportd/exportd/sdk/host"
 	"github.com/exportd/exportd/sdk/legacylayout"
 )
 
@@ -34,11 +35,11 @@ func pluginBinary(t *testing.T) string {
 	return testsupport.Binary(t, "./plugins/s3legacy/cmd/exportd-plugin-s3legacy", "exportd-plugin-s3legacy")
 }
 
-func launch(t *testing.T, env []string) *sdk.Client {
+func launch(t *testing.T, env []string) *host.Client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	c, err := sdk.Launch(ctx, sdk.LaunchConfig{
+	c, err := host.Launch(ctx, host.LaunchConfig{
 		Path:   pluginBinary(t),
 		Env:    env,
 		Logger: slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
@@ -89,22 +90,53 @@ func (in motoInspector) File(ctx context.Context, info sdk.ExportInfo, table str
 	return in.m.Object(ctx, in.bucket, in.layout.FileKey(info.Time, table, index))
 }
 
-func TestConformance(t *testing.T) {
-	m := testsupport.SharedMoto(t)
+// harness is the conformance harness of s3legacy against moto, with the
+// plugin's binary or the plugin served in-process.
+func harness(t *testing.T, m *testsupport.Moto, inProcess bool) destinationtest.Harness {
 	var invalid []destinationtest.InvalidConfig
 	for _, c := range invalidConfigs {
 		invalid = append(invalid, destinationtest.InvalidConfig{Name: c.name, Config: c.config, Attribute: c.attr})
 	}
-	destinationtest.Run(t, destinationtest.Harness{
-		Binary: pluginBinary(t),
-		Env:    m.PlatformEnv(),
+	h := destinationtest.Harness{
 		New: func(t *testing.T) (map[string]any, destinationtest.Inspector) {
 			c := m.NewCustomer(t, testsupport.CustomerOptions{})
 			return motoConfig(m, c, map[string]any{"folder": "/dumps/acme/"}),
 				motoInspector{m: m, bucket: c.Bucket, layout: legacylayout.Layout{Folder: "dumps/acme"}}
 		},
 		Invalid: invalid,
-	})
+		Broken: []destinationtest.BrokenSetup{
+			{Name: "trust policy wants another external ID", Attribute: "role_arn", New: func(t *testing.T) map[string]any {
+				c := m.NewCustomer(t, testsupport.CustomerOptions{ExternalID: "acme"})
+				return motoConfig(m, c, map[string]any{"external_id": "not-acme"})
+			}},
+		},
+		Faulty: func(t *testing.T) (map[string]any, destinationtest.Inspector, destinationtest.Faults) {
+			c := m.NewCustomer(t, testsupport.CustomerOptions{})
+			proxy := testsupport.StartFaultProxy(t, m.Endpoint, testsupport.Faults{Dialect: testsupport.DialectS3})
+			return motoConfig(m, c, map[string]any{"endpoint": proxy.URL, "max_attempts": 2}),
+				motoInspector{m: m, bucket: c.Bucket, layout: legacylayout.Layout{}}, proxy
+		},
+	}
+	if inProcess {
+		for _, kv := range m.PlatformEnv() {
+			k, v, _ := strings.Cut(kv, "=")
+			t.Setenv(k, v)
+		}
+		h.Plugin = testPlugin(t, nil)
+	} else {
+		h.Binary, h.Env = pluginBinary(t), m.PlatformEnv()
+	}
+	return h
+}
+
+func TestConformance(t *testing.T) {
+	destinationtest.Run(t, harness(t, testsupport.SharedMoto(t), false))
+}
+
+// TestConformanceInProcess runs the suite against the plugin served from
+// the test's process, where coverage counts it.
+func TestConformanceInProcess(t *testing.T) {
+	destinationtest.Run(t, harness(t, testsupport.SharedMoto(t), true))
 }
 
 // TestFullExportWithLeastPrivilege exports a real dump of the six tables

@@ -8,7 +8,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/exportd/exportd/internal/testsupport"
 	"github.com/exportd/exportd/sdk/legacylayout"
+
+	"github.com/exportd/exportd/sdk/destinationtest"
 )
 
 // TestReadme keeps the customer guide, the top-level README's AWS S3
@@ -45,6 +48,11 @@ func TestReadme(t *testing.T) {
 			if _, _, err := legacylayout.ParseReceipt([]byte(m[1])); err != nil {
 				t.Errorf("receipt example: %v", err)
 			}
+			// The example is the shared golden receipt, which the layout's
+			// and localfs's tests produce byte for byte.
+			if golden := testsupport.Fixture(t, "receipts/two-tables.json"); m[1] != string(golden) {
+				t.Errorf("the receipt example differs from testdata/receipts/two-tables.json:\n%s", m[1])
+			}
 		}
 		stmts, _ := doc["Statement"].([]any)
 		for _, s := range stmts {
@@ -72,9 +80,5 @@ func TestReadme(t *testing.T) {
 	if !strings.Contains(readme, `"sts:ExternalId": "EXTERNAL_ID"`) {
 		t.Error("the trust policy does not require the external ID")
 	}
-	for _, a := range attributes {
-		if !regexp.MustCompile("(?m)^\\| [^|]*`" + a.Name + "`").MatchString(readme) {
-			t.Errorf("attribute %s is missing from the README's table", a.Name)
-		}
-	}
+	destinationtest.RequireDocumented(t, readme, (&Plugin{}).Schema())
 }

@@ -47,11 +47,9 @@ func TestRegionLearntByConcurrentUploads(t *testing.T) {
 		t.Setenv(k, v)
 	}
 	logs := &lockedLog{t: t}
-	p := testPlugin(t, nil)
-	p.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cfg := motoConfig(m, c, map[string]any{"endpoint": proxy.URL, "upload_concurrency": 4, "folder": "dumps"})
 	delete(cfg, "region")
-	d := configure(t, p, cfg)
+	d := configureLogged(t, testPlugin(t, nil), cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 
 	ctx := testContext(t)
 	dm := encodeDump(t, exportTime(), 1, 16<<10)

@@ -25,7 +25,6 @@ package s3legacy
 
 import (
 	"context"
-	"log/slog"
 
 	"github.com/exportd/exportd/sdk"
 )
@@ -35,9 +34,6 @@ const Version = "1.0.0"
 
 // Plugin serves S3 Legacy destinations. The zero value is ready to use.
 type Plugin struct {
-	// Logger receives the plugin's log records; nil means sdk.Logger().
-	Logger *slog.Logger
-
 	// tune adjusts internals in this package's tests (backoff delays,
 	// credential refresh windows, static credentials).
 	tune func(*tuning)
@@ -45,13 +41,18 @@ type Plugin struct {
 
 var _ sdk.Plugin = (*Plugin)(nil)
 
+// maxObjectSize is S3's limit for one PutObject, which is how every file
+// is sent: the daemon keeps files under it.
+const maxObjectSize = 5 << 30
+
 // Schema describes the attributes of an s3legacy destination. The daemon
 // consumes account, tables and enabled itself.
 func (p *Plugin) Schema() sdk.Schema {
 	return sdk.Schema{
-		Name:       "s3legacy",
-		Version:    Version,
-		Attributes: attributes,
+		Name:         "s3legacy",
+		Version:      Version,
+		Attributes:   attributes,
+		Capabilities: sdk.Capabilities{MaxObjectSize: maxObjectSize},
 	}
 }
 
@@ -60,36 +61,39 @@ var attributes = []sdk.Attribute{
 		Description: "Name of the customer's S3 bucket (the name, not its ARN)."},
 	{Name: "role_arn", Type: sdk.TypeString, Required: true,
 		Description: "ARN of the IAM role in the customer's account that the platform assumes, arn:aws:iam::<account>:role/<name>."},
-	{Name: "external_id", Type: sdk.TypeString, Required: true,
-		Description: "External ID the role's trust policy requires in its sts:ExternalId condition; by convention the customer's account id on the platform."},
+	{Name: "external_id", Type: sdk.TypeString, OperatorOnly: true,
+		Description: "External ID the role's trust policy requires in its sts:ExternalId condition. Unset: the destination's account id on the platform, so that nothing registered for one account can reach a role set up for another."},
 	{Name: "folder", Type: sdk.TypeString,
 		Description: "Optional key prefix for receipt.json and the dump folders; leading and trailing slashes are dropped."},
 	{Name: "region", Type: sdk.TypeString,
 		Description: "AWS region of the bucket, e.g. eu-west-1. Unset: the KMS key's region if kms_key_arn is set, otherwise learnt from S3's answer to the first upload."},
 	{Name: "kms_key_arn", Type: sdk.TypeString,
 		Description: "ARN of a KMS key (or alias) in the bucket's region; every object is then sent with SSE-KMS headers naming it, and the role needs kms:GenerateDataKey and kms:Decrypt on it. Unset: the bucket's default encryption applies."},
-	{Name: "acl", Type: sdk.TypeString,
-		Description: `Canned ACL sent with every object: "bucket-owner-full-control" (default), "bucket-owner-read", "private", or "none" to send no ACL header.`},
+	// Public ACLs are deliberately absent: a customer's dump is never made
+	// readable by anyone else.
+	{Name: "acl", Type: sdk.TypeString, Default: "bucket-owner-full-control",
+		Enum:        []string{"bucket-owner-full-control", "bucket-owner-read", "private", "none"},
+		Description: `Canned ACL sent with every object; "none" sends no ACL header.`},
 	{Name: "session_name", Type: sdk.TypeString,
-		Description: "Role session name, shown in the customer's CloudTrail. Default: exportd-<account>."},
-	{Name: "profile", Type: sdk.TypeString,
+		Description: "Role session name, shown in the customer's CloudTrail. Unset: exportd-<account>."},
+	{Name: "profile", Type: sdk.TypeString, OperatorOnly: true,
 		Description: "Shared-config profile holding the platform's own AWS identity. Unset: the default chain (environment, shared config, container or instance role)."},
-	{Name: "endpoint", Type: sdk.TypeString,
+	{Name: "endpoint", Type: sdk.TypeString, OperatorOnly: true,
 		Description: "S3 endpoint URL for S3-compatible stores and tests. Unset: AWS."},
-	{Name: "path_style", Type: sdk.TypeBool,
-		Description: "Put the bucket name in the URL path rather than the host name (S3-compatible stores). Default false."},
-	{Name: "sts_endpoint", Type: sdk.TypeString,
+	{Name: "path_style", Type: sdk.TypeBool, Default: false, OperatorOnly: true,
+		Description: "Put the bucket name in the URL path rather than the host name (S3-compatible stores)."},
+	{Name: "sts_endpoint", Type: sdk.TypeString, OperatorOnly: true,
 		Description: "STS endpoint URL used to assume the role. Unset: AWS's regional STS endpoint."},
-	{Name: "upload_concurrency", Type: sdk.TypeNumber,
-		Description: "Most uploads in flight at once for this destination, 1 to 64. Default 4."},
-	{Name: "max_attempts", Type: sdk.TypeNumber,
-		Description: "Attempts per request, the first included, before an upload fails, 1 to 20. Default 8. Throttling, 5xx answers and lost connections are retried with exponential backoff."},
+	{Name: "upload_concurrency", Type: sdk.TypeInteger, Default: 4, Min: sdk.Bound(1), Max: sdk.Bound(64), OperatorOnly: true,
+		Description: "Most uploads in flight at once for this destination."},
+	{Name: "max_attempts", Type: sdk.TypeInteger, Default: 8, Min: sdk.Bound(1), Max: sdk.Bound(20), OperatorOnly: true,
+		Description: "Attempts per request, the first included, before an upload fails. Throttling, 5xx answers and lost connections are retried with exponential backoff."},
 }
 
 // Configure validates a destination's configuration and prepares its
 // clients. It does no network I/O: Check assumes the role.
 func (p *Plugin) Configure(ctx context.Context, info sdk.DestinationInfo, cfg sdk.Config) (sdk.Destination, error) {
-	s, err := parseSettings(cfg)
+	s, err := parseSettings(cfg, info.Account)
 	if err != nil {
 		return nil, err
 	}
@@ -97,9 +101,5 @@ func (p *Plugin) Configure(ctx context.Context, info sdk.DestinationInfo, cfg sd
 	if p.tune != nil {
 		p.tune(&t)
 	}
-	log := p.Logger
-	if log == nil {
-		log = sdk.Logger()
-	}
-	return newDestination(ctx, info, s, t, log.With("destination", info.Name))
+	return newDestination(ctx, info, s, t)
 }

@@ -8,14 +8,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awsretry "github.com/aws/aws-sdk-go-v2/aws/retry"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -23,6 +22,8 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/logging"
 	"github.com/aws/smithy-go/middleware"
+
+	"github.com/exportd/exportd/sdk/retry"
 )
 
 // tuning holds what production never changes but tests shorten.
@@ -34,17 +35,11 @@ type tuning struct {
 	refreshWindow time.Duration
 	refreshJitter float64
 
-	// Backoff between attempts: exponential from baseDelay (throttleDelay
-	// for throttling), capped at maxBackoff, with jitter.
-	baseDelay     time.Duration
-	throttleDelay time.Duration
-	maxBackoff    time.Duration
-
-	// An attempt that has not completed after attemptFloor plus its body
-	// size at minThroughput is abandoned and retried: a stalled connection
-	// must not hold an export forever.
-	attemptFloor  time.Duration
-	minThroughput int64 // bytes per second
+	// retry gives the backoff between attempts (exponential, longer after
+	// throttling, with jitter) and each attempt's deadline (a floor plus
+	// the body's size at a minimum throughput: a stalled connection must
+	// not hold an export forever). The SDK's retryer counts the attempts.
+	retry retry.Policy
 
 	// credentials, when set, replace the assumed role (for S3 stores
 	// without STS in tests).
@@ -56,16 +51,12 @@ func defaultTuning() tuning {
 		sessionDuration: time.Hour,
 		refreshWindow:   10 * time.Minute,
 		refreshJitter:   0.5,
-		baseDelay:       200 * time.Millisecond,
-		throttleDelay:   time.Second,
-		maxBackoff:      20 * time.Second,
-		attemptFloor:    2 * time.Minute,
-		minThroughput:   256 << 10,
+		retry: retry.Policy{
+			Base: 200 * time.Millisecond, Throttled: time.Second, Max: 20 * time.Second,
+			AttemptFloor: 2 * time.Minute, MinThroughput: 256 << 10,
+		},
 	}
 }
-
-// maxObjectSize is S3's limit for one PutObject.
-const maxObjectSize = 5 << 30
 
 // newHTTPClient is the HTTP client of a destination's S3 and STS clients.
 func newHTTPClient(s *settings, t tuning) aws.HTTPClient {
@@ -73,7 +64,7 @@ func newHTTPClient(s *settings, t tuning) aws.HTTPClient {
 		tr.ResponseHeaderTimeout = 2 * time.Minute
 		tr.MaxIdleConnsPerHost = max(tr.MaxIdleConnsPerHost, s.UploadConcurrency)
 	})
-	return attemptDeadline{next: c, floor: t.attemptFloor, rate: t.minThroughput}
+	return attemptDeadline{next: c, policy: t.retry}
 }
 
 // newRetryer retries throttling, 5xx answers and lost connections (the
@@ -82,49 +73,37 @@ func newHTTPClient(s *settings, t tuning) aws.HTTPClient {
 // under throttling must not exhaust a shared budget.
 func newRetryer(s *settings, t tuning) func() aws.Retryer {
 	return func() aws.Retryer {
-		return retry.NewStandard(func(o *retry.StandardOptions) {
+		return awsretry.NewStandard(func(o *awsretry.StandardOptions) {
 			o.MaxAttempts = s.MaxAttempts
 			o.RateLimiter = ratelimit.None
-			o.Backoff = backoff{base: t.baseDelay, throttle: t.throttleDelay, max: t.maxBackoff}
-			o.Retryables = append(o.Retryables, retry.RetryableErrorCode{Codes: map[string]struct{}{
+			o.Backoff = backoff{t.retry}
+			o.Retryables = append(o.Retryables, awsretry.RetryableErrorCode{Codes: map[string]struct{}{
 				"BadDigest": {}, "XAmzContentSHA256Mismatch": {}, "IncompleteBody": {}, "InternalError": {}, "OperationAborted": {},
 			}})
 		})
 	}
 }
 
-// backoff waits between half and all of base·2^(attempt-1), capped.
-type backoff struct{ base, throttle, max time.Duration }
+// backoff is the retry policy's delay, as the SDK's retryer asks for it.
+type backoff struct{ policy retry.Policy }
 
-var throttles = retry.IsErrorThrottles(retry.DefaultThrottles)
+var throttles = awsretry.IsErrorThrottles(awsretry.DefaultThrottles)
 
 func (b backoff) BackoffDelay(attempt int, err error) (time.Duration, error) {
-	d := b.base
-	if throttles.IsErrorThrottle(err).Bool() {
-		d = b.throttle
-	}
-	for i := 1; i < attempt && d < b.max; i++ {
-		d *= 2
-	}
-	d = min(d, b.max)
-	if d <= 1 {
-		return d, nil
-	}
-	return d/2 + rand.N(d/2), nil
+	return b.policy.Delay(attempt, throttles.IsErrorThrottle(err).Bool()), nil
 }
 
 // attemptDeadline bounds each HTTP attempt so that a stalled connection is
 // abandoned and retried rather than waited on forever.
 type attemptDeadline struct {
-	next  aws.HTTPClient
-	floor time.Duration
-	rate  int64
+	next   aws.HTTPClient
+	policy retry.Policy
 }
 
 func (c attemptDeadline) Do(r *http.Request) (*http.Response, error) {
-	limit := c.floor
-	if c.rate > 0 && r.ContentLength > 0 {
-		limit += time.Duration(r.ContentLength/c.rate) * time.Second
+	limit := c.policy.AttemptTimeout(r.ContentLength)
+	if limit == 0 {
+		return c.next.Do(r)
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), limit)
 	resp, err := c.next.Do(r.WithContext(ctx))

@@ -28,21 +28,43 @@ func testSchema(t *testing.T, s *suite) {
 func testUnknownAttribute(t *testing.T, s *suite) {
 	cfg, _ := s.h.New(t)
 	cfg["no_such_attribute"] = "x"
-	_, err := s.client.Configure(ctxFor(t), sdk.DestinationInfo{Name: "conformance-unknown", Account: "conformance"}, sdk.NewConfig(cfg))
-	requireKind(t, err, sdk.KindConfiguration, "Configure with an unknown attribute")
-	if got := sdk.AttributeOf(err); got != "no_such_attribute" {
-		t.Fatalf("error names attribute %q, want no_such_attribute (%v)", got, err)
+	_, err := s.configure(t, cfg)
+	RequireConfigError(t, err, "no_such_attribute")
+}
+
+// testConstraints: a value outside an attribute's Enum or range is
+// refused naming the attribute, whatever the rest of the configuration.
+func testConstraints(t *testing.T, s *suite) {
+	for _, a := range s.client.Schema().Attributes {
+		var bad any
+		switch {
+		case len(a.Enum) > 0 && a.Type == sdk.TypeString:
+			bad = "not-one-of-the-values"
+		case len(a.Enum) > 0 && a.Type == sdk.TypeStringList:
+			bad = []string{"not-one-of-the-values"}
+		case a.Max != nil:
+			bad = *a.Max + 1
+		case a.Min != nil:
+			bad = *a.Min - 1
+		case a.Type == sdk.TypeInteger:
+			bad = 1.5
+		default:
+			continue
+		}
+		t.Run(a.Name, func(t *testing.T) {
+			cfg, _ := s.h.New(t)
+			cfg[a.Name] = bad
+			_, err := s.configure(t, cfg)
+			RequireConfigError(t, err, a.Name)
+		})
 	}
 }
 
 func testInvalidConfigs(t *testing.T, s *suite) {
 	for _, c := range s.h.Invalid {
 		t.Run(c.Name, func(t *testing.T) {
-			_, err := s.client.Configure(ctxFor(t), sdk.DestinationInfo{Name: "conformance-invalid", Account: "conformance"}, sdk.NewConfig(c.Config))
-			requireKind(t, err, sdk.KindConfiguration, "Configure("+c.Name+")")
-			if got := sdk.AttributeOf(err); got != c.Attribute {
-				t.Fatalf("error names attribute %q, want %q (%v)", got, c.Attribute, err)
-			}
+			_, err := s.configure(t, c.Config)
+			RequireConfigError(t, err, c.Attribute)
 			if err.Error() == "" {
 				t.Fatal("empty error message")
 			}
@@ -61,24 +83,38 @@ func testCheck(t *testing.T, s *suite) {
 	}
 }
 
-var threeTables = []string{"alpha", "beta", "gamma"}
+func testBrokenSetups(t *testing.T, s *suite) {
+	for _, b := range s.h.Broken {
+		t.Run(b.Name, func(t *testing.T) {
+			d, err := s.configure(t, b.New(t))
+			if err != nil {
+				t.Fatalf("Configure refused a valid configuration: %v", err)
+			}
+			_, err = d.Check(ctxFor(t))
+			RequireConfigError(t, err, b.Attribute)
+			if sdk.IsPlatformError(err) != b.Platform {
+				t.Fatalf("error %v: platform identity at fault %t, want %t", err, sdk.IsPlatformError(err), b.Platform)
+			}
+		})
+	}
+}
 
 func testFullExport(t *testing.T, s *suite) {
 	d, in := s.destination(t)
 	ctx := ctxFor(t)
-	dm := newDump(t, exportTime(), map[string]int{"alpha": 5, "beta": 1, "gamma": 2}, threeTables)
+	dm := newDump(t, exportTime(), map[string]int{"alpha": 5, "beta": 1, "gamma": 2})
 	requireNoReceipt(t, in, "before the export")
-	exp, err := d.Begin(ctx, dm.info)
+	exp, err := d.Begin(ctx, dm.Info)
 	if err != nil {
 		t.Fatalf("Begin: %v", err)
 	}
-	if err := putAll(ctx, exp, dm); err != nil {
+	if err := dm.PutAll(ctx, exp); err != nil {
 		t.Fatal(err)
 	}
 	// Every file is durable once Put returns, and nothing is published yet.
 	requireDelivered(t, in, dm)
 	requireNoReceipt(t, in, "after every Put, before Commit")
-	rc, err := exp.Commit(ctx, dm.manifest())
+	rc, err := exp.Commit(ctx, dm.Manifest())
 	if err != nil {
 		t.Fatalf("Commit: %v", err)
 	}
@@ -101,54 +137,52 @@ func testFullExport(t *testing.T, s *suite) {
 	}
 }
 
-func commit(t *testing.T, d sdk.Destination, dm dump) sdk.Receipt {
-	t.Helper()
-	ctx := ctxFor(t)
-	exp, err := d.Begin(ctx, dm.info)
-	if err != nil {
-		t.Fatalf("Begin: %v", err)
-	}
-	if err := putAll(ctx, exp, dm); err != nil {
-		t.Fatal(err)
-	}
-	rc, err := exp.Commit(ctx, dm.manifest())
-	if err != nil {
-		t.Fatalf("Commit: %v", err)
-	}
-	return rc
-}
-
 func testLaterDump(t *testing.T, s *suite) {
 	d, in := s.destination(t)
 	t1 := exportTime()
-	first := newDump(t, t1, map[string]int{"alpha": 2, "beta": 1}, []string{"alpha", "beta"})
+	first := newDump(t, t1, map[string]int{"alpha": 2, "beta": 1})
 	commit(t, d, first)
 
-	second := newDump(t, t1.Add(2*time.Minute), map[string]int{"alpha": 1, "beta": 3}, []string{"alpha", "beta"})
-	second.info.PreviousTime = t1
+	second := newDump(t, t1.Add(2*time.Minute), map[string]int{"alpha": 1, "beta": 3})
+	second.Info.PreviousTime = t1
 	rc := commit(t, d, second)
-
-	got, err := in.Receipt(ctxFor(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, rc.Body) {
-		t.Fatalf("receipt is not the later dump's:\n%s", got)
-	}
+	requireReceipt(t, in, rc.Body, "after the later dump")
 	// Earlier dumps are never deleted: the customer's lifecycle rule does that.
 	requireDelivered(t, in, first)
 	requireDelivered(t, in, second)
 }
 
-func testAbort(t *testing.T, s *suite) {
+// testOlderCommitAfterNewer: two exports in flight; the newer commits
+// first, and the older one's Commit is refused, leaving the newer receipt.
+func testOlderCommitAfterNewer(t *testing.T, s *suite) {
 	d, in := s.destination(t)
 	ctx := ctxFor(t)
-	dm := newDump(t, exportTime(), map[string]int{"alpha": 2}, []string{"alpha"})
-	exp, err := d.Begin(ctx, dm.info)
+	t1 := exportTime()
+	older := newDump(t, t1, map[string]int{"alpha": 1})
+	newer := newDump(t, t1.Add(2*time.Minute), map[string]int{"alpha": 2})
+	olderExp, err := d.Begin(ctx, older.Info)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := exp.Put(ctx, dm.tables["alpha"][0].File); err != nil {
+	defer olderExp.Abort(ctx)
+	if err := older.PutAll(ctx, olderExp); err != nil {
+		t.Fatal(err)
+	}
+	latest := commit(t, d, newer)
+	_, err = olderExp.Commit(ctx, older.Manifest())
+	requireKind(t, err, sdk.KindPermanent, "Commit of an older dump after a newer one")
+	requireReceipt(t, in, latest.Body, "after the older dump's refused Commit")
+}
+
+func testAbort(t *testing.T, s *suite) {
+	d, in := s.destination(t)
+	ctx := ctxFor(t)
+	dm := newDump(t, exportTime(), map[string]int{"alpha": 2})
+	exp, err := d.Begin(ctx, dm.Info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := exp.Put(ctx, dm.Tables["alpha"][0].File); err != nil {
 		t.Fatal(err)
 	}
 	if err := exp.Abort(ctx); err != nil {
@@ -158,7 +192,7 @@ func testAbort(t *testing.T, s *suite) {
 		t.Fatalf("second Abort: %v", err)
 	}
 	requireNoReceipt(t, in, "after Abort")
-	if _, err := exp.Commit(ctx, dm.manifest()); err == nil {
+	if _, err := exp.Commit(ctx, dm.Manifest()); err == nil {
 		t.Fatal("Commit after Abort succeeded")
 	}
 	requireNoReceipt(t, in, "after Commit following Abort")
@@ -167,24 +201,24 @@ func testAbort(t *testing.T, s *suite) {
 func testIncompleteCommit(t *testing.T, s *suite) {
 	d, in := s.destination(t)
 	ctx := ctxFor(t)
-	dm := newDump(t, exportTime(), map[string]int{"alpha": 3, "beta": 1}, []string{"alpha", "beta"})
-	exp, err := d.Begin(ctx, dm.info)
+	dm := newDump(t, exportTime(), map[string]int{"alpha": 3, "beta": 1})
+	exp, err := d.Begin(ctx, dm.Info)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer exp.Abort(ctx)
 	// File 1 of alpha never arrives.
-	for _, f := range []sdk.File{dm.tables["alpha"][0].File, dm.tables["alpha"][2].File, dm.tables["beta"][0].File} {
+	for _, f := range []sdk.File{dm.Tables["alpha"][0].File, dm.Tables["alpha"][2].File, dm.Tables["beta"][0].File} {
 		if err := exp.Put(ctx, f); err != nil {
 			t.Fatal(err)
 		}
 	}
-	_, err = exp.Commit(ctx, dm.manifest())
+	_, err = exp.Commit(ctx, dm.Manifest())
 	requireKind(t, err, sdk.KindPermanent, "Commit with a missing file")
 	requireNoReceipt(t, in, "after a refused Commit")
 
 	// A manifest that leaves a table out is refused too.
-	m := dm.manifest()
+	m := dm.Manifest()
 	m.Tables = m.Tables[1:]
 	_, err = exp.Commit(ctx, m)
 	requireKind(t, err, sdk.KindPermanent, "Commit omitting a table")
@@ -194,18 +228,18 @@ func testIncompleteCommit(t *testing.T, s *suite) {
 func testChecksumMismatch(t *testing.T, s *suite) {
 	d, in := s.destination(t)
 	ctx := ctxFor(t)
-	dm := newDump(t, exportTime(), map[string]int{"alpha": 1}, []string{"alpha"})
-	exp, err := d.Begin(ctx, dm.info)
+	dm := newDump(t, exportTime(), map[string]int{"alpha": 1})
+	exp, err := d.Begin(ctx, dm.Info)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer exp.Abort(ctx)
-	f := dm.tables["alpha"][0].File
+	f := dm.Tables["alpha"][0].File
 	f.SHA256 = bytes.Repeat([]byte{0xab}, 32)
 	if err := exp.Put(ctx, f); err == nil {
 		t.Fatal("Put of a file whose bytes do not match its SHA-256 succeeded")
 	}
-	requireAbsent(t, in, dm.info, "alpha", 0)
+	requireAbsent(t, in, dm.Info, "alpha", 0)
 }
 
 func testSameMinute(t *testing.T, s *suite) {
@@ -221,8 +255,8 @@ func testSameMinute(t *testing.T, s *suite) {
 
 func testCancelledPut(t *testing.T, s *suite) {
 	d, _ := s.destination(t)
-	dm := newDump(t, exportTime(), map[string]int{"alpha": 1}, []string{"alpha"})
-	exp, err := d.Begin(ctxFor(t), dm.info)
+	dm := newDump(t, exportTime(), map[string]int{"alpha": 1})
+	exp, err := d.Begin(ctxFor(t), dm.Info)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +264,7 @@ func testCancelledPut(t *testing.T, s *suite) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	start := time.Now()
-	err = exp.Put(ctx, dm.tables["alpha"][0].File)
+	err = exp.Put(ctx, dm.Tables["alpha"][0].File)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Put with a cancelled context: %v, want context.Canceled", err)
 	}

@@ -10,8 +10,8 @@ import (
 
 // recommitOf is the Begin of a recommit of d: the same export time and
 // tables, no files.
-func recommitOf(d dump, previous time.Time) sdk.ExportInfo {
-	info := d.info
+func recommitOf(d Dump, previous time.Time) sdk.ExportInfo {
+	info := d.Info
 	info.ID += "-recommit"
 	info.Recommit = true
 	info.PreviousTime = previous
@@ -23,17 +23,17 @@ func recommitOf(d dump, previous time.Time) sdk.ExportInfo {
 func testRecommitAfterCommit(t *testing.T, s *suite) {
 	d, in := s.destination(t)
 	ctx := ctxFor(t)
-	dm := newDump(t, exportTime(), map[string]int{"alpha": 3, "beta": 1}, []string{"alpha", "beta"})
+	dm := newDump(t, exportTime(), map[string]int{"alpha": 3, "beta": 1})
 	first := commit(t, d, dm)
 
 	exp, err := d.Begin(ctx, recommitOf(dm, time.Time{}))
 	if err != nil {
 		t.Fatalf("Begin a recommit: %v", err)
 	}
-	if err := exp.Put(ctx, dm.tables["alpha"][0].File); sdk.KindOf(err) != sdk.KindPermanent {
+	if err := exp.Put(ctx, dm.Tables["alpha"][0].File); sdk.KindOf(err) != sdk.KindPermanent {
 		t.Fatalf("Put in a recommit: %v, want a permanent refusal", err)
 	}
-	again, err := exp.Commit(ctx, dm.manifest())
+	again, err := exp.Commit(ctx, dm.Manifest())
 	if err != nil {
 		t.Fatalf("recommit: %v", err)
 	}
@@ -51,12 +51,12 @@ func testRecommitAfterCommit(t *testing.T, s *suite) {
 func testRecommitBeforeCommit(t *testing.T, s *suite) {
 	d, in := s.destination(t)
 	ctx := ctxFor(t)
-	dm := newDump(t, exportTime(), map[string]int{"alpha": 2, "beta": 1}, []string{"alpha", "beta"})
-	exp, err := d.Begin(ctx, dm.info)
+	dm := newDump(t, exportTime(), map[string]int{"alpha": 2, "beta": 1})
+	exp, err := d.Begin(ctx, dm.Info)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := putAll(ctx, exp, dm); err != nil {
+	if err := dm.PutAll(ctx, exp); err != nil {
 		t.Fatal(err)
 	}
 	// The attempt is abandoned: no Commit, no Abort.
@@ -66,7 +66,7 @@ func testRecommitBeforeCommit(t *testing.T, s *suite) {
 	if err != nil {
 		t.Fatalf("Begin a recommit: %v", err)
 	}
-	rc, err := exp.Commit(ctx, dm.manifest())
+	rc, err := exp.Commit(ctx, dm.Manifest())
 	if err != nil {
 		t.Fatalf("recommit: %v", err)
 	}
@@ -82,15 +82,15 @@ func testRecommitNeverGoesBack(t *testing.T, s *suite) {
 	d, in := s.destination(t)
 	ctx := ctxFor(t)
 	t1 := exportTime()
-	older := newDump(t, t1, map[string]int{"alpha": 1}, []string{"alpha"})
+	older := newDump(t, t1, map[string]int{"alpha": 1})
 	commit(t, d, older)
-	newer := newDump(t, t1.Add(2*time.Minute), map[string]int{"alpha": 2}, []string{"alpha"})
-	newer.info.PreviousTime = t1
+	newer := newDump(t, t1.Add(2*time.Minute), map[string]int{"alpha": 2})
+	newer.Info.PreviousTime = t1
 	latest := commit(t, d, newer)
 
 	exp, err := d.Begin(ctx, recommitOf(older, time.Time{}))
 	if err == nil {
-		_, err = exp.Commit(ctx, older.manifest())
+		_, err = exp.Commit(ctx, older.Manifest())
 	}
 	requireKind(t, err, sdk.KindPermanent, "recommit of a dump older than the visible receipt")
 	if got, _ := in.Receipt(ctx); !bytes.Equal(got, latest.Body) {
@@ -104,20 +104,20 @@ func testCarriedTables(t *testing.T, s *suite) {
 	d, in := s.destination(t)
 	ctx := ctxFor(t)
 	t1 := exportTime()
-	full := newDump(t, t1, map[string]int{"alpha": 2, "beta": 3}, []string{"alpha", "beta"})
+	full := newDump(t, t1, map[string]int{"alpha": 2, "beta": 3})
 	first := commit(t, d, full)
 
-	part := newDump(t, t1.Add(2*time.Minute), map[string]int{"alpha": 1}, []string{"alpha"})
-	part.info.PreviousTime = t1
-	exp, err := d.Begin(ctx, part.info)
+	part := newDump(t, t1.Add(2*time.Minute), map[string]int{"alpha": 1})
+	part.Info.PreviousTime = t1
+	exp, err := d.Begin(ctx, part.Info)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := putAll(ctx, exp, part); err != nil {
+	if err := part.PutAll(ctx, exp); err != nil {
 		t.Fatal(err)
 	}
-	m := part.manifest()
-	beta := full.manifest().Tables[1]
+	m := part.Manifest()
+	beta := full.Manifest().Tables[1]
 	beta.Carried = t1
 	m.Tables = append(m.Tables, beta)
 	rc, err := exp.Commit(ctx, m)

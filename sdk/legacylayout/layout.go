@@ -35,8 +35,13 @@ const MinuteFormat = "2006-01-02T15:04"
 // six fractional digits.
 const TimestampFormat = "2006-01-02T15:04:05.000000Z"
 
-// maxFolderLen leaves room under S3's 1024-byte key limit for the longest
-// file key below the folder.
+// ObjectNameLimit is the longest object name, in bytes, that S3, Cloud
+// Storage and Azure Blob Storage take (Azure counts characters, which are
+// never more than bytes): the MaxKeyLen of a layout in any of them.
+const ObjectNameLimit = 1024
+
+// maxFolderLen leaves room under ObjectNameLimit for the longest file key
+// below the folder.
 const maxFolderLen = 700
 
 // NormalizeFolder checks a configured folder prefix and returns it without
@@ -72,6 +77,9 @@ func NormalizeFolder(folder string) (string, error) {
 // normalised with [NormalizeFolder].
 type Layout struct {
 	Folder string
+	// MaxKeyLen is the store's longest key in bytes, which
+	// [Layout.CheckTables] enforces; 0 means no limit.
+	MaxKeyLen int
 }
 
 func (l Layout) join(rest string) string {

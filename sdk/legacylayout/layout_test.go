@@ -1,6 +1,7 @@
 package legacylayout
 
 import (
+	"os"
 	"testing"
 	"time"
 
@@ -50,6 +51,16 @@ func TestKeysAndReceipt(t *testing.T) {
 	want := "{\n  \"timestamp\": \"2023-03-14T03:03:07.963883Z\",\n  \"tables\": {\n    \"companies\": {\n      \"folder\": \"2023-03-14T03:03/companies\",\n      \"total_file_count\": 58\n    }\n  }\n}\n"
 	if got := string(r.Marshal()); got != want {
 		t.Fatalf("receipt:\n%s\nwant:\n%s", got, want)
+	}
+	// The golden receipt shared with localfs's tests and the README.
+	golden, err := os.ReadFile("../../testdata/receipts/two-tables.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	goldenAt := time.Date(2023, 3, 14, 4, 3, 7, 963883000, time.UTC)
+	two := Layout{Folder: "dumps"}.NewReceipt(goldenAt, sdk.Manifest{Tables: []sdk.TableManifest{{Name: "contacts", Files: 1}, {Name: "companies", Files: 2}}})
+	if got := string(two.Marshal()); got != string(golden) {
+		t.Fatalf("receipt:\n%s\nwant testdata/receipts/two-tables.json:\n%s", got, golden)
 	}
 	back, ts, err := ParseReceipt(r.Marshal())
 	if err != nil || !ts.Equal(at.Truncate(time.Microsecond)) || back.Tables["companies"].TotalFileCount != 58 {

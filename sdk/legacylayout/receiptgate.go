@@ -47,15 +47,15 @@ func (g *ReceiptGate) Write(ctx context.Context, t time.Time, write func(context
 
 // CheckTables refuses table names that would not stay one segment of an
 // object key, and names whose longest key in the dump exported at t would
-// exceed maxKeyLen bytes (0: no limit). The SDK already refuses empty and
+// exceed the layout's MaxKeyLen. The SDK already refuses empty and
 // repeated names.
-func (l Layout) CheckTables(t time.Time, tables []string, maxKeyLen int) error {
+func (l Layout) CheckTables(t time.Time, tables []string) error {
 	for _, name := range tables {
 		if err := checkSegment(name); err != nil {
 			return err
 		}
-		if k := l.FileKey(t, name, 0); maxKeyLen > 0 && len(k) > maxKeyLen {
-			return fmt.Errorf("table %q makes keys of %d bytes, longer than the destination's %d", name, len(k), maxKeyLen)
+		if k := l.FileKey(t, name, 0); l.MaxKeyLen > 0 && len(k) > l.MaxKeyLen {
+			return fmt.Errorf("table %q makes keys of %d bytes, longer than the destination's %d", name, len(k), l.MaxKeyLen)
 		}
 	}
 	return nil

@@ -39,7 +39,6 @@ func TestReceiptGate(t *testing.T) {
 }
 
 func TestCheckTables(t *testing.T) {
-	l := Layout{Folder: "dumps"}
 	at := time.Date(2023, 3, 14, 4, 3, 0, 0, time.UTC)
 	tests := []struct {
 		name   string
@@ -58,7 +57,7 @@ func TestCheckTables(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := l.CheckTables(at, tc.tables, tc.max)
+			err := Layout{Folder: "dumps", MaxKeyLen: tc.max}.CheckTables(at, tc.tables)
 			if (err == nil) != tc.ok {
 				t.Fatalf("CheckTables(%q) = %v", tc.tables, err)
 			}

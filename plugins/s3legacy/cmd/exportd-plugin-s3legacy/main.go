@@ -1,10 +1,17 @@
 // Command exportd-plugin-s3legacy is the AWS S3 Legacy destination plugin.
-// The exportd daemon launches it; run by hand it only says so.
+// The exportd daemon launches it; run by hand it only says so,
+// unless -debug asks it to run standalone for a debugger.
 package main
 
 import (
+	"flag"
+
 	"github.com/exportd/exportd/plugins/s3legacy"
 	"github.com/exportd/exportd/sdk"
 )
 
-func main() { sdk.Serve(&s3legacy.Plugin{}) }
+func main() {
+	debug := flag.Bool("debug", false, "run standalone (under a debugger) and print how to make exportd attach to this plugin")
+	flag.Parse()
+	sdk.Serve(&s3legacy.Plugin{}, sdk.WithDebug(*debug))
+}

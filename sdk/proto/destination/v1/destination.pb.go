@@ -1492,7 +1492,11 @@ type ErrorDetail struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Kind  ErrorKind              `protobuf:"varint,1,opt,name=kind,proto3,enum=exportd.destination.v1.ErrorKind" json:"kind,omitempty"`
 	// The configuration attribute at fault, when there is one.
-	Attribute     string `protobuf:"bytes,2,opt,name=attribute,proto3" json:"attribute,omitempty"`
+	Attribute string `protobuf:"bytes,2,opt,name=attribute,proto3" json:"attribute,omitempty"`
+	// Set on a configuration error of the platform's own identity (the
+	// credentials the daemon's environment gives the plugin), which the
+	// operator must fix, rather than of the destination's attributes.
+	Platform      bool `protobuf:"varint,3,opt,name=platform,proto3" json:"platform,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1539,6 +1543,13 @@ func (x *ErrorDetail) GetAttribute() string {
 		return x.Attribute
 	}
 	return ""
+}
+
+func (x *ErrorDetail) GetPlatform() bool {
+	if x != nil {
+		return x.Platform
+	}
+	return false
 }
 
 var File_destination_proto protoreflect.FileDescriptor
@@ -1635,10 +1646,11 @@ const file_destination_proto_rawDesc = "" +
 	"\areceipt\x18\x02 \x01(\fR\areceipt\"&\n" +
 	"\fAbortRequest\x12\x16\n" +
 	"\x06handle\x18\x01 \x01(\tR\x06handle\"\x0f\n" +
-	"\rAbortResponse\"b\n" +
+	"\rAbortResponse\"~\n" +
 	"\vErrorDetail\x125\n" +
 	"\x04kind\x18\x01 \x01(\x0e2!.exportd.destination.v1.ErrorKindR\x04kind\x12\x1c\n" +
-	"\tattribute\x18\x02 \x01(\tR\tattribute*\xbd\x01\n" +
+	"\tattribute\x18\x02 \x01(\tR\tattribute\x12\x1a\n" +
+	"\bplatform\x18\x03 \x01(\bR\bplatform*\xbd\x01\n" +
 	"\rAttributeType\x12\x1e\n" +
 	"\x1aATTRIBUTE_TYPE_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15ATTRIBUTE_TYPE_STRING\x10\x01\x12\x19\n" +

@@ -7,40 +7,11 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/exportd/exportd/sdk/internal/protocol"
 )
 
-func TestErrorsSurviveTheWire(t *testing.T) {
-	tests := []struct {
-		name string
-		err  error
-		kind ErrorKind
-		attr string
-	}{
-		{"retryable", Retryable(errors.New("slow down")), KindRetryable, ""},
-		{"permanent", Permanent(errors.New("no such bucket")), KindPermanent, ""},
-		{"configuration", ConfigError("bucket", errors.New("use the name, not the ARN")), KindConfiguration, "bucket"},
-		{"unclassified", errors.New("boom"), KindRetryable, ""},
-		{"wrapped", fmtErr(Permanent(errors.New("inner"))), KindPermanent, ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := fromStatus(toStatus(tt.err))
-			if KindOf(got) != tt.kind || AttributeOf(got) != tt.attr {
-				t.Fatalf("got %v (kind %v, attr %q), want kind %v attr %q", got, KindOf(got), AttributeOf(got), tt.kind, tt.attr)
-			}
-			if got.Error() != tt.err.Error() {
-				t.Fatalf("message %q, want %q", got.Error(), tt.err.Error())
-			}
-		})
-	}
-	if got := fromStatus(toStatus(context.Canceled)); !errors.Is(got, context.Canceled) {
-		t.Fatalf("cancellation: %v", got)
-	}
-}
-
-func fmtErr(err error) error { return errors.Join(errors.New("put"), err) }
-
-func TestSchemaCheck(t *testing.T) {
+func TestValidateConfig(t *testing.T) {
 	s := Schema{Name: "x", Version: "1", Attributes: []Attribute{
 		{Name: "bucket", Type: TypeString, Required: true},
 		{Name: "n", Type: TypeNumber},
@@ -65,7 +36,7 @@ func TestSchemaCheck(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := s.Check(NewConfig(tt.cfg))
+			err := s.ValidateConfig(NewConfig(tt.cfg))
 			if tt.attr == "" {
 				if err != nil {
 					t.Fatal(err)
@@ -138,6 +109,12 @@ func TestGuardRefusesIncompleteCommits(t *testing.T) {
 	}
 }
 
+func TestProtocolVersion(t *testing.T) {
+	if ProtocolVersion != protocol.Version {
+		t.Fatalf("sdk.ProtocolVersion %d, the protocol's %d", ProtocolVersion, protocol.Version)
+	}
+}
+
 func TestValidateExportInfo(t *testing.T) {
 	at := time.Date(2024, 1, 1, 10, 0, 30, 0, time.UTC)
 	ok := ExportInfo{Time: at, Tables: []string{"a"}, PreviousTime: at.Add(-time.Minute)}
@@ -146,6 +123,7 @@ func TestValidateExportInfo(t *testing.T) {
 	}
 	for _, info := range []ExportInfo{
 		{Tables: []string{"a"}},
+		{Time: at},
 		{Time: at, PreviousTime: at.Add(-20 * time.Second)},
 		{Time: at, Tables: []string{"a", "a"}},
 	} {
@@ -236,39 +214,6 @@ func TestGuardAbortWaitsForCommit(t *testing.T) {
 			defer inner.mu.Unlock()
 			if inner.abortOverlaps != 0 || inner.aborts != tt.wantAborts {
 				t.Fatalf("plugin Abort ran %d times (%d during the Commit), want %d after it", inner.aborts, inner.abortOverlaps, tt.wantAborts)
-			}
-		})
-	}
-}
-
-func TestPluginEnviron(t *testing.T) {
-	environ := []string{"PATH=/usr/bin", "HOME=/home/x", "LANG=C.UTF-8", "EXPORTD_PG_DSN=postgres://u:p@h/db",
-		"AWS_ACCESS_KEY_ID=AK", "AWS_REGION=eu-west-1", "AWSX=1", "NATS_CREDS=/etc/creds", "TZ=UTC", "BROKEN"}
-	tests := []struct {
-		name    string
-		inherit []string
-		want    string
-		err     string
-	}{
-		{name: "base only", want: "PATH=/usr/bin HOME=/home/x LANG=C.UTF-8 TZ=UTC"},
-		{name: "prefix", inherit: []string{"AWS_*"}, want: "PATH=/usr/bin HOME=/home/x LANG=C.UTF-8 AWS_ACCESS_KEY_ID=AK AWS_REGION=eu-west-1 TZ=UTC"},
-		{name: "exact name", inherit: []string{"AWS_REGION", "NATS"}, want: "PATH=/usr/bin HOME=/home/x LANG=C.UTF-8 AWS_REGION=eu-west-1 TZ=UTC"},
-		{name: "everything refused", inherit: []string{"*"}, err: "whole environment"},
-		{name: "not a name", inherit: []string{"AWS-*"}, err: "not a variable name"},
-		{name: "star inside", inherit: []string{"A*B"}, err: "not a variable name"},
-		{name: "leading digit", inherit: []string{"1A"}, err: "not a variable name"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := pluginEnviron(environ, tt.inherit)
-			if tt.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.err) {
-					t.Fatalf("got %v, want an error saying %q", err, tt.err)
-				}
-				return
-			}
-			if err != nil || strings.Join(got, " ") != tt.want {
-				t.Fatalf("got %q, %v\nwant %q", strings.Join(got, " "), err, tt.want)
 			}
 		})
 	}

@@ -1,9 +1,10 @@
-package sdk
+package host
 
 import (
 	"context"
 	"errors"
 
+	"github.com/exportd/exportd/sdk"
 	pb "github.com/exportd/exportd/sdk/proto/destination/v1"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -18,9 +19,9 @@ var ErrRemoveUnsupported = errors.New("plugin does not support removing destinat
 // of one destination can live side by side in the plugin (an export keeps
 // the older while new exports use the newer). The plugin still sees d's
 // name; later calls of the returned Destination address key.
-func (c *Client) ConfigureInstance(ctx context.Context, key string, d DestinationInfo, cfg Config) (Destination, error) {
+func (c *Client) ConfigureInstance(ctx context.Context, key string, d sdk.DestinationInfo, cfg sdk.Config) (sdk.Destination, error) {
 	if c.Exited() {
-		return nil, Retryable(ErrPluginExited)
+		return nil, sdk.Retryable(ErrPluginExited)
 	}
 	_, err := c.rpc.Configure(ctx, &pb.ConfigureRequest{Destination: key, Name: d.Name, Account: d.Account, ConfigJson: cfg.JSON()})
 	if err != nil {

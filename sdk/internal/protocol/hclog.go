@@ -1,4 +1,4 @@
-package sdk
+package protocol
 
 import (
 	"context"
@@ -11,8 +11,8 @@ import (
 )
 
 // hclogBridge is an hclog.Logger that writes into a slog.Logger. go-plugin
-// logs through hclog, including every line a plugin writes with [Logger];
-// the bridge lands them in the host's structured log.
+// logs through hclog, including every line a plugin writes with
+// sdk.Logger; the bridge lands them in the host's structured log.
 type hclogBridge struct {
 	l    *slog.Logger
 	name string
@@ -25,12 +25,12 @@ type hclogBridge struct {
 
 var _ hclog.Logger = (*hclogBridge)(nil)
 
-// newHCLogBridge returns an hclog.Logger writing into l.
-func newHCLogBridge(l *slog.Logger) hclog.Logger { return &hclogBridge{l: l} }
+// NewLogBridge returns an hclog.Logger writing into l.
+func NewLogBridge(l *slog.Logger) hclog.Logger { return &hclogBridge{l: l} }
 
-// newPluginLogBridge is newHCLogBridge for the go-plugin client of a
+// NewPluginLogBridge is NewLogBridge for the go-plugin client of a
 // plugin executed as started whose path is path.
-func newPluginLogBridge(l *slog.Logger, started, path string) hclog.Logger {
+func NewPluginLogBridge(l *slog.Logger, started, path string) hclog.Logger {
 	return &hclogBridge{l: l, started: started, path: path}
 }
 
