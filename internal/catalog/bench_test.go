@@ -35,9 +35,9 @@ func BenchmarkRegistryStartup(b *testing.B) {
 	for i := range *registeredN {
 		attrs := map[string]json.RawMessage{}
 		for k, v := range map[string]string{
-			"bucket":      fmt.Sprintf("customer-%05d-dumps", i),
-			"role_arn":    fmt.Sprintf("arn:aws:iam::%012d:role/platform-export", 100000000000+i),
-			"region":      "eu-west-1",
+			"bucket":   fmt.Sprintf("customer-%05d-dumps", i),
+			"role_arn": fmt.Sprintf("arn:aws:iam::%012d:role/platform-export", 100000000000+i),
+			"region":   "eu-west-1",
 		} {
 			attrs[k], _ = json.Marshal(v)
 		}
