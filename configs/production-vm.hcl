@@ -152,7 +152,7 @@ destination "azblob" "hooli" {
 #   exportd destinations keygen -id k2026a >  /etc/exportd/registry.key
 #   chmod 600 /etc/exportd/registry.key; chown exportd: /etc/exportd/registry.key
 # Every replica needs the same file. plugins limits what the app may
-# register: never localfs, which would write where the VM lets it.
+# register (localfs never can be: its path is the operator's to set).
 registry {
   key_file = "/etc/exportd/registry.key"
   plugins  = ["s3legacy", "gcs", "azblob"]
