@@ -127,7 +127,9 @@ func connect(ctx context.Context, pc *plugin.Client) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("schema: %w", fromStatus(err))
 	}
-	c.schema = schemaFromPB(r)
+	if c.schema, err = schemaFromPB(r); err != nil {
+		return nil, fmt.Errorf("schema: %w", err)
+	}
 	if err := c.schema.Validate(); err != nil {
 		return nil, fmt.Errorf("schema: %w", err)
 	}

@@ -86,6 +86,11 @@ type ExportInfo struct {
 	// for byte, unless a receipt of a later dump is already visible, which
 	// it must never replace.
 	Recommit bool
+
+	// ExporterVersion is the version of the exportd daemon running the
+	// export, for receipts or manifests that say what wrote them. Empty
+	// when the daemon does not send it.
+	ExporterVersion string
 }
 
 // File is one finished parquet file in the daemon's spool.
@@ -120,6 +125,37 @@ type TableManifest struct {
 	// export's time, and the receipt must name them. A carried table is not
 	// among [ExportInfo].Tables and receives no Put.
 	Carried time.Time
+
+	// Columns is the table's parquet schema: its top-level columns in
+	// file order. FileList is every file of the table by index, as the
+	// daemon encoded it; on a recommit too, so that a plugin can describe
+	// the dump (a manifest of sizes and digests, say) without reading
+	// anything back. When FileList is set the SDK has checked it against
+	// Files and, unless the export is a recommit, against the files Put.
+	// Both are empty for a carried table and from daemons that do not
+	// send them.
+	Columns  []Column
+	FileList []ManifestFile
+}
+
+// Column is one top-level column of a table's parquet schema.
+type Column struct {
+	Name string
+	// Type is the column's type as a parquet reader prints it: the
+	// physical type and, in parentheses, the logical type ("INT64",
+	// "BYTE_ARRAY (STRING)", "INT64 (TIMESTAMP(MICROS,true))",
+	// "FIXED_LEN_BYTE_ARRAY (DECIMAL(38,9))"); a list is
+	// "LIST<element type>".
+	Type string
+}
+
+// ManifestFile is one file of a table in a [TableManifest].
+type ManifestFile struct {
+	Index int
+	Size  int64
+	Rows  int64
+	// SHA256 is the SHA-256 digest of the file's bytes.
+	SHA256 []byte
 }
 
 // Receipt is what Commit wrote to make a dump visible.

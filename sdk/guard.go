@@ -27,7 +27,7 @@ type guardedExport struct {
 	recommit bool
 
 	mu        sync.Mutex
-	delivered map[string]map[int]bool
+	delivered map[string]map[int]File
 	done      bool // committed or aborted
 }
 
@@ -36,11 +36,11 @@ func newGuardedExport(inner Export, tables []string) *guardedExport {
 		inner:     inner,
 		tables:    map[string]bool{},
 		finish:    make(chan struct{}, 1),
-		delivered: map[string]map[int]bool{},
+		delivered: map[string]map[int]File{},
 	}
 	for _, t := range tables {
 		g.tables[t] = true
-		g.delivered[t] = map[int]bool{}
+		g.delivered[t] = map[int]File{}
 	}
 	return g
 }
@@ -67,7 +67,7 @@ func (g *guardedExport) Put(ctx context.Context, f File) error {
 		return err
 	}
 	g.mu.Lock()
-	g.delivered[f.Table][f.Index] = true
+	g.delivered[f.Table][f.Index] = f
 	g.mu.Unlock()
 	return nil
 }
@@ -129,12 +129,15 @@ func (g *guardedExport) checkManifest(m Manifest) error {
 		if t.Files < 1 {
 			return fmt.Errorf("table %s has no files (an empty table still has one)", t.Name)
 		}
+		if err := checkFileList(t, g.delivered[t.Name], g.recommit); err != nil {
+			return err
+		}
 		if g.recommit {
 			continue // an earlier attempt delivered the files
 		}
 		got := g.delivered[t.Name]
 		for i := 0; i < t.Files; i++ {
-			if !got[i] {
+			if _, ok := got[i]; !ok {
 				return fmt.Errorf("table %s: file %d of %d was never delivered", t.Name, i, t.Files)
 			}
 		}

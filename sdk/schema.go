@@ -1,24 +1,44 @@
 package sdk
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
-	"sort"
+	"slices"
 )
 
 // Schema describes a plugin and the configuration its destinations take.
 // The daemon decodes each destination's HCL block against Attributes, so an
-// unknown or mistyped attribute is reported with its file, line and column
-// before anything runs.
+// unknown or mistyped attribute, a value outside its Enum or range, is
+// reported with its file, line and column before anything runs; the SDK
+// checks the same again before [Plugin.Configure] runs.
 type Schema struct {
 	// Name is the plugin's name, the <name> in exportd-plugin-<name>.
 	Name    string
 	Version string
 
 	Attributes []Attribute
+
+	// Capabilities declares limits the daemon respects.
+	Capabilities Capabilities
+}
+
+// Capabilities are what a plugin declares about itself for the daemon to
+// take into account. The zero value declares nothing: no limit.
+type Capabilities struct {
+	// MaxObjectSize is the largest file, in bytes, that one Put delivers
+	// (S3 takes 5 GiB in one PutObject). The daemon keeps every parquet
+	// file of an account under the smallest limit among the account's
+	// destinations, so a Put never receives a bigger file. 0: no limit.
+	MaxObjectSize int64
+
+	// CheckWrites says that [Destination.Check] may leave something at
+	// the destination, such as a probe object, so that whoever runs Check
+	// (exportd validate -check, a registration that checks before it
+	// accepts) can say so first.
+	CheckWrites bool
 }
 
 // AttributeType is the type of a configuration attribute.
@@ -31,6 +51,8 @@ const (
 	TypeBool
 	TypeStringList
 	TypeStringMap
+	// TypeInteger is a number that must be whole. In HCL it is a number.
+	TypeInteger
 )
 
 func (t AttributeType) String() string {
@@ -45,19 +67,63 @@ func (t AttributeType) String() string {
 		return "list(string)"
 	case TypeStringMap:
 		return "map(string)"
+	case TypeInteger:
+		return "whole number"
 	}
 	return fmt.Sprintf("AttributeType(%d)", int(t))
 }
 
-// Attribute is one configuration attribute of a destination.
+func (t AttributeType) numeric() bool { return t == TypeNumber || t == TypeInteger }
+
+// Attribute is one configuration attribute of a destination. Besides its
+// name, type and description, it may declare a Default, the values it
+// admits (Enum) and a range (Min, Max). The SDK enforces them before
+// Configure runs and the daemon shows them in diagnostics, so a plugin
+// checks by hand only what they cannot say (the syntax of a bucket name,
+// say):
+//
+//	{Name: "acl", Type: sdk.TypeString, Default: "bucket-owner-full-control",
+//		Enum: []string{"bucket-owner-full-control", "private", "none"},
+//		Description: "Canned ACL sent with every object."},
+//	{Name: "upload_concurrency", Type: sdk.TypeInteger, Default: 4,
+//		Min: sdk.Bound(1), Max: sdk.Bound(64),
+//		Description: "Most uploads in flight at once."},
+//
+// Descriptions need not repeat the default, the values or the range: the
+// daemon and the plugin's documentation show them from the schema.
 type Attribute struct {
 	Name     string
 	Type     AttributeType
 	Required bool
-	// Sensitive values are never logged or shown by the daemon.
+	// Sensitive values are never logged or shown by the daemon, nor
+	// quoted in the SDK's own errors.
 	Sensitive   bool
 	Description string
+
+	// Default is the value an unset attribute takes, of the attribute's
+	// type: a string, a bool, a number (any Go integer or float),
+	// []string or map[string]string. The plugin's Configure sees it as
+	// if the operator had set it ([Config.Has] is true). nil: no default.
+	// A required attribute has none.
+	Default any
+
+	// Enum lists the values a string attribute, or each element of a
+	// string list, may take. Empty: any value.
+	Enum []string
+
+	// Min and Max bound a number attribute, inclusive. nil: unbounded
+	// (see [Bound]).
+	Min, Max *float64
+
+	// OperatorOnly marks an attribute that may be set in the operator's
+	// configuration file only, never through the run-time registration
+	// API: anything that reaches the daemon's own machine or identity (a
+	// credentials file, an endpoint override, a tuning knob).
+	OperatorOnly bool
 }
+
+// Bound returns a pointer to v, for [Attribute] Min and Max.
+func Bound(v float64) *float64 { return &v }
 
 // ReservedAttributes are consumed by the daemon itself in every destination
 // block and may not be declared by a plugin.
@@ -65,10 +131,14 @@ var ReservedAttributes = []string{"account", "tables", "enabled"}
 
 var attributeName = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 
-// Validate reports the first problem with the schema itself.
+// Validate reports the first problem with the schema itself: names,
+// types, and constraints that contradict each other or the type.
 func (s *Schema) Validate() error {
 	if !attributeName.MatchString(s.Name) {
 		return fmt.Errorf("plugin name %q must match %s", s.Name, attributeName)
+	}
+	if s.Capabilities.MaxObjectSize < 0 {
+		return fmt.Errorf("max object size %d is negative", s.Capabilities.MaxObjectSize)
 	}
 	seen := map[string]bool{}
 	for _, r := range ReservedAttributes {
@@ -82,11 +152,62 @@ func (s *Schema) Validate() error {
 			return fmt.Errorf("attribute %q is declared twice or is reserved", a.Name)
 		}
 		seen[a.Name] = true
-		if a.Type < TypeString || a.Type > TypeStringMap {
-			return fmt.Errorf("attribute %q has unknown type %d", a.Name, a.Type)
+		if err := a.validate(); err != nil {
+			return fmt.Errorf("attribute %q: %w", a.Name, err)
 		}
 	}
 	return nil
+}
+
+func (a *Attribute) validate() error {
+	if a.Type < TypeString || a.Type > TypeInteger {
+		return fmt.Errorf("unknown type %d", a.Type)
+	}
+	if len(a.Enum) > 0 && a.Type != TypeString && a.Type != TypeStringList {
+		return fmt.Errorf("enum values on a %s attribute: only strings and string lists take them", a.Type)
+	}
+	for i, v := range a.Enum {
+		if slices.Contains(a.Enum[:i], v) {
+			return fmt.Errorf("enum value %q is listed twice", v)
+		}
+	}
+	if (a.Min != nil || a.Max != nil) && !a.Type.numeric() {
+		return fmt.Errorf("a range on a %s attribute: only numbers take one", a.Type)
+	}
+	for _, b := range []*float64{a.Min, a.Max} {
+		if b != nil && (math.IsNaN(*b) || math.IsInf(*b, 0)) {
+			return errors.New("range bounds must be finite")
+		}
+	}
+	if a.Min != nil && a.Max != nil && *a.Min > *a.Max {
+		return fmt.Errorf("min %v is above max %v", *a.Min, *a.Max)
+	}
+	if a.Default == nil {
+		return nil
+	}
+	if a.Required {
+		return errors.New("a required attribute has no default")
+	}
+	raw, err := a.defaultJSON()
+	if err != nil {
+		return err
+	}
+	if err := a.checkValue(raw); err != nil {
+		return fmt.Errorf("default: %w", err)
+	}
+	return nil
+}
+
+// defaultJSON is the Default's JSON encoding, nil without one.
+func (a *Attribute) defaultJSON() (json.RawMessage, error) {
+	if a.Default == nil {
+		return nil, nil
+	}
+	raw, err := json.Marshal(a.Default)
+	if err != nil {
+		return nil, fmt.Errorf("default %v: %w", a.Default, err)
+	}
+	return raw, nil
 }
 
 // Attribute returns the attribute called name, or nil.
@@ -97,173 +218,4 @@ func (s *Schema) Attribute(name string) *Attribute {
 		}
 	}
 	return nil
-}
-
-// Config is one destination's configuration: the attributes the operator
-// set, already checked against the plugin's [Schema] (every key is a
-// declared attribute of its declared type, and every required attribute is
-// present). Unset optional attributes are absent.
-type Config struct {
-	values map[string]json.RawMessage
-}
-
-// NewConfig builds a Config from plain Go values (string, bool, numbers,
-// []string, map[string]string). It is meant for tests.
-func NewConfig(values map[string]any) Config {
-	raw, err := json.Marshal(values)
-	if err != nil {
-		panic(fmt.Sprintf("sdk.NewConfig: %v", err))
-	}
-	c, err := ParseConfig(raw)
-	if err != nil {
-		panic(fmt.Sprintf("sdk.NewConfig: %v", err))
-	}
-	return c
-}
-
-// ParseConfig decodes a JSON object into a Config without checking it
-// against a schema.
-func ParseConfig(data []byte) (Config, error) {
-	var m map[string]json.RawMessage
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	if err := dec.Decode(&m); err != nil {
-		return Config{}, fmt.Errorf("config is not a JSON object: %w", err)
-	}
-	for k, v := range m {
-		if string(v) == "null" {
-			delete(m, k)
-		}
-	}
-	return Config{values: m}, nil
-}
-
-// JSON returns the configuration as a JSON object.
-func (c Config) JSON() []byte {
-	if c.values == nil {
-		return []byte("{}")
-	}
-	b, _ := json.Marshal(c.values)
-	return b
-}
-
-// Has reports whether the attribute was set.
-func (c Config) Has(name string) bool {
-	_, ok := c.values[name]
-	return ok
-}
-
-// Names returns the names of the attributes that are set, sorted.
-func (c Config) Names() []string {
-	names := make([]string, 0, len(c.values))
-	for k := range c.values {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	return names
-}
-
-// String returns a string attribute, or "" when unset.
-func (c Config) String(name string) string {
-	var s string
-	c.decode(name, &s)
-	return s
-}
-
-// Int returns a number attribute truncated to an integer, or def when unset.
-func (c Config) Int(name string, def int) int {
-	var n json.Number
-	if !c.decode(name, &n) {
-		return def
-	}
-	if i, err := n.Int64(); err == nil {
-		return int(i)
-	}
-	f, _ := n.Float64()
-	return int(f)
-}
-
-// Float returns a number attribute, or def when unset.
-func (c Config) Float(name string, def float64) float64 {
-	var n json.Number
-	if !c.decode(name, &n) {
-		return def
-	}
-	f, _ := n.Float64()
-	return f
-}
-
-// Bool returns a bool attribute, or def when unset.
-func (c Config) Bool(name string, def bool) bool {
-	b := def
-	c.decode(name, &b)
-	return b
-}
-
-// Strings returns a list attribute, or nil when unset.
-func (c Config) Strings(name string) []string {
-	var s []string
-	c.decode(name, &s)
-	return s
-}
-
-// StringMap returns a map attribute, or nil when unset.
-func (c Config) StringMap(name string) map[string]string {
-	var m map[string]string
-	c.decode(name, &m)
-	return m
-}
-
-func (c Config) decode(name string, v any) bool {
-	raw, ok := c.values[name]
-	if !ok {
-		return false
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	return dec.Decode(v) == nil
-}
-
-// Check verifies c against the schema: no unknown attributes, every
-// required attribute present, every value of its declared type. Its errors
-// are configuration errors naming the attribute.
-func (s *Schema) Check(c Config) error {
-	for _, name := range c.Names() {
-		a := s.Attribute(name)
-		if a == nil {
-			return ConfigError(name, errors.New("unknown attribute"))
-		}
-		if !c.holds(name, a.Type) {
-			return ConfigError(name, fmt.Errorf("must be a %s", a.Type))
-		}
-	}
-	for _, a := range s.Attributes {
-		if a.Required && !c.Has(a.Name) {
-			return ConfigError(a.Name, errors.New("required attribute is missing"))
-		}
-	}
-	return nil
-}
-
-func (c Config) holds(name string, t AttributeType) bool {
-	var ok bool
-	switch t {
-	case TypeString:
-		var v string
-		ok = c.decode(name, &v)
-	case TypeNumber:
-		// json.Number also accepts a quoted number; a string is not one.
-		var v json.Number
-		ok = !bytes.HasPrefix(c.values[name], []byte(`"`)) && c.decode(name, &v)
-	case TypeBool:
-		var v bool
-		ok = c.decode(name, &v)
-	case TypeStringList:
-		var v []string
-		ok = c.decode(name, &v)
-	case TypeStringMap:
-		var v map[string]string
-		ok = c.decode(name, &v)
-	}
-	return ok
 }

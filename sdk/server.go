@@ -14,9 +14,9 @@ import (
 
 // server adapts a Plugin to the gRPC service. It owns the destinations the
 // daemon configured and the exports in flight, and it enforces the
-// protocol's guarantees for every plugin: configurations match the schema,
-// files belong to the export's tables, and a Commit names exactly the
-// files that were Put.
+// protocol's guarantees for every plugin: configurations match the schema
+// (types, enums, ranges) and carry its defaults, files belong to the
+// export's tables, and a Commit names exactly the files that were Put.
 type server struct {
 	pb.UnimplementedDestinationServer
 	plugin Plugin
@@ -52,9 +52,10 @@ func (s *server) Configure(ctx context.Context, r *pb.ConfigureRequest) (*pb.Con
 	if err != nil {
 		return nil, toStatus(ConfigError("", err))
 	}
-	if err := s.schema.Check(cfg); err != nil {
+	if err := s.schema.ValidateConfig(cfg); err != nil {
 		return nil, toStatus(err)
 	}
+	cfg = s.schema.WithDefaults(cfg)
 	d, err := s.plugin.Configure(ctx, DestinationInfo{Name: r.GetDestination(), Account: r.GetAccount()}, cfg)
 	if err != nil {
 		if KindOf(err) == KindRetryable {

@@ -2,7 +2,9 @@ package sdk
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 
 	pb "github.com/exportd/exportd/sdk/proto/destination/v1"
 	"google.golang.org/grpc/codes"
@@ -96,31 +98,106 @@ func trimAttributePrefix(msg, attr string) string {
 }
 
 func schemaToPB(s Schema) *pb.SchemaResponse {
-	out := &pb.SchemaResponse{Name: s.Name, Version: s.Version}
+	out := &pb.SchemaResponse{
+		Name:    s.Name,
+		Version: s.Version,
+		Capabilities: &pb.Capabilities{
+			MaxObjectSize: s.Capabilities.MaxObjectSize,
+			CheckWrites:   s.Capabilities.CheckWrites,
+		},
+	}
 	for _, a := range s.Attributes {
+		def, _ := a.defaultJSON() // Validate refused a default that does not encode
 		out.Attributes = append(out.Attributes, &pb.Attribute{
-			Name:        a.Name,
-			Type:        pb.AttributeType(a.Type),
-			Required:    a.Required,
-			Sensitive:   a.Sensitive,
-			Description: a.Description,
+			Name:         a.Name,
+			Type:         typeToPB[a.Type],
+			Integer:      a.Type == TypeInteger,
+			Required:     a.Required,
+			Sensitive:    a.Sensitive,
+			Description:  a.Description,
+			DefaultJson:  def,
+			EnumValues:   a.Enum,
+			Min:          a.Min,
+			Max:          a.Max,
+			OperatorOnly: a.OperatorOnly,
 		})
 	}
 	return out
 }
 
-func schemaFromPB(r *pb.SchemaResponse) Schema {
+// typeToPB maps attribute types onto the wire's. A whole number travels
+// as a number with the integer flag, so that a daemon that predates the
+// flag still takes the schema (the plugin's SDK checks wholeness anyway).
+var typeToPB = map[AttributeType]pb.AttributeType{
+	TypeString:     pb.AttributeType_ATTRIBUTE_TYPE_STRING,
+	TypeNumber:     pb.AttributeType_ATTRIBUTE_TYPE_NUMBER,
+	TypeInteger:    pb.AttributeType_ATTRIBUTE_TYPE_NUMBER,
+	TypeBool:       pb.AttributeType_ATTRIBUTE_TYPE_BOOL,
+	TypeStringList: pb.AttributeType_ATTRIBUTE_TYPE_STRING_LIST,
+	TypeStringMap:  pb.AttributeType_ATTRIBUTE_TYPE_STRING_MAP,
+}
+
+func schemaFromPB(r *pb.SchemaResponse) (Schema, error) {
 	s := Schema{Name: r.GetName(), Version: r.GetVersion()}
-	for _, a := range r.GetAttributes() {
-		s.Attributes = append(s.Attributes, Attribute{
-			Name:        a.GetName(),
-			Type:        AttributeType(a.GetType()),
-			Required:    a.GetRequired(),
-			Sensitive:   a.GetSensitive(),
-			Description: a.GetDescription(),
-		})
+	if c := r.GetCapabilities(); c != nil {
+		s.Capabilities = Capabilities{MaxObjectSize: c.GetMaxObjectSize(), CheckWrites: c.GetCheckWrites()}
 	}
-	return s
+	for _, a := range r.GetAttributes() {
+		attr := Attribute{
+			Name:         a.GetName(),
+			Type:         AttributeType(a.GetType()),
+			Required:     a.GetRequired(),
+			Sensitive:    a.GetSensitive(),
+			Description:  a.GetDescription(),
+			Enum:         a.GetEnumValues(),
+			Min:          a.Min,
+			Max:          a.Max,
+			OperatorOnly: a.GetOperatorOnly(),
+		}
+		if attr.Type == TypeNumber && a.GetInteger() {
+			attr.Type = TypeInteger
+		}
+		if raw := a.GetDefaultJson(); len(raw) > 0 {
+			def, err := decodeDefault(attr.Type, raw)
+			if err != nil {
+				return Schema{}, fmt.Errorf("attribute %q: default %s: %w", attr.Name, raw, err)
+			}
+			attr.Default = def
+		}
+		s.Attributes = append(s.Attributes, attr)
+	}
+	return s, nil
+}
+
+// decodeDefault decodes a JSON default into the Go value its type calls
+// for: string, float64, int64 (whole numbers), bool, []string or
+// map[string]string.
+func decodeDefault(t AttributeType, raw []byte) (any, error) {
+	if !holds(raw, t) {
+		return nil, fmt.Errorf("not a %s", t)
+	}
+	switch t {
+	case TypeNumber, TypeInteger:
+		var n json.Number
+		_ = decodeJSON(raw, &n)
+		if i, err := n.Int64(); err == nil && t == TypeInteger {
+			return i, nil
+		}
+		return n.Float64()
+	case TypeString:
+		return decodeAs[string](raw)
+	case TypeBool:
+		return decodeAs[bool](raw)
+	case TypeStringList:
+		return decodeAs[[]string](raw)
+	}
+	return decodeAs[map[string]string](raw)
+}
+
+func decodeAs[T any](raw []byte) (any, error) {
+	var v T
+	err := decodeJSON(raw, &v)
+	return v, err
 }
 
 func exportInfoToPB(dest string, info ExportInfo) *pb.BeginRequest {
@@ -136,6 +213,7 @@ func exportInfoToPB(dest string, info ExportInfo) *pb.BeginRequest {
 		r.PreviousTime = timestamppb.New(info.PreviousTime)
 	}
 	r.Recommit = info.Recommit
+	r.ExporterVersion = info.ExporterVersion
 	return r
 }
 
@@ -151,6 +229,7 @@ func exportInfoFromPB(r *pb.BeginRequest) ExportInfo {
 		info.PreviousTime = r.GetPreviousTime().AsTime().UTC()
 	}
 	info.Recommit = r.GetRecommit()
+	info.ExporterVersion = r.GetExporterVersion()
 	return info
 }
 
@@ -183,6 +262,12 @@ func manifestToPB(m Manifest) []*pb.TableManifest {
 		if !t.Carried.IsZero() {
 			out[i].Carried = timestamppb.New(t.Carried)
 		}
+		for _, c := range t.Columns {
+			out[i].Columns = append(out[i].Columns, &pb.Column{Name: c.Name, Type: c.Type})
+		}
+		for _, f := range t.FileList {
+			out[i].FileList = append(out[i].FileList, &pb.ManifestFile{Index: int64(f.Index), Size: f.Size, Rows: f.Rows, Sha256: f.SHA256})
+		}
 	}
 	return out
 }
@@ -190,10 +275,17 @@ func manifestToPB(m Manifest) []*pb.TableManifest {
 func manifestFromPB(ts []*pb.TableManifest) Manifest {
 	m := Manifest{Tables: make([]TableManifest, len(ts))}
 	for i, t := range ts {
-		m.Tables[i] = TableManifest{Name: t.GetName(), Files: int(t.GetFiles()), Rows: t.GetRows(), Bytes: t.GetBytes()}
+		tm := TableManifest{Name: t.GetName(), Files: int(t.GetFiles()), Rows: t.GetRows(), Bytes: t.GetBytes()}
 		if t.Carried != nil {
-			m.Tables[i].Carried = t.GetCarried().AsTime().UTC()
+			tm.Carried = t.GetCarried().AsTime().UTC()
 		}
+		for _, c := range t.GetColumns() {
+			tm.Columns = append(tm.Columns, Column{Name: c.GetName(), Type: c.GetType()})
+		}
+		for _, f := range t.GetFileList() {
+			tm.FileList = append(tm.FileList, ManifestFile{Index: int(f.GetIndex()), Size: f.GetSize(), Rows: f.GetRows(), SHA256: f.GetSha256()})
+		}
+		m.Tables[i] = tm
 	}
 	return m
 }

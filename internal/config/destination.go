@@ -15,6 +15,7 @@ import (
 var attrTypes = map[sdk.AttributeType]cty.Type{
 	sdk.TypeString:     cty.String,
 	sdk.TypeNumber:     cty.Number,
+	sdk.TypeInteger:    cty.Number,
 	sdk.TypeBool:       cty.Bool,
 	sdk.TypeStringList: cty.List(cty.String),
 	sdk.TypeStringMap:  cty.Map(cty.String),
@@ -95,7 +96,7 @@ func Redact(schema sdk.Schema, cfg sdk.Config) string {
 			parts = append(parts, fmt.Sprintf("%s=%q", n, cfg.Strings(n)))
 		case a.Type == sdk.TypeBool:
 			parts = append(parts, fmt.Sprintf("%s=%t", n, cfg.Bool(n, false)))
-		case a.Type == sdk.TypeNumber:
+		case a.Type == sdk.TypeNumber || a.Type == sdk.TypeInteger:
 			parts = append(parts, fmt.Sprintf("%s=%v", n, cfg.Float(n, 0)))
 		default:
 			parts = append(parts, n+"=…")

@@ -1,6 +1,9 @@
 package testsupport
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +23,13 @@ var (
 // such as "./daemon/exportd") once per test process and returns the path
 // of the executable, named name. Builds are cached by Go's build cache, so
 // this is quick after the first run.
+//
+// The executables live in one directory per checkout of the module,
+// reused by every test process, so that test runs leave nothing new
+// behind. Each process builds under a name of its own and renames the
+// result into place: processes of one `go test ./...` run build at the
+// same time, and a process still running the previous executable keeps
+// it.
 func Binary(t testing.TB, pkg, name string) string {
 	t.Helper()
 	buildMu.Lock()
@@ -28,17 +38,24 @@ func Binary(t testing.TB, pkg, name string) string {
 		return p
 	}
 	if buildDir == "" {
-		dir, err := os.MkdirTemp("", "exportd-test-bin-")
-		if err != nil {
+		root := sha256.Sum256([]byte(ModuleRoot(t)))
+		dir := filepath.Join(os.TempDir(), "exportd-test-bin-"+hex.EncodeToString(root[:6]))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
 		buildDir = dir
 	}
 	out := filepath.Join(buildDir, name)
-	cmd := exec.Command("go", "build", "-o", out, pkg)
+	tmp := fmt.Sprintf("%s.build-%d", out, os.Getpid())
+	cmd := exec.Command("go", "build", "-o", tmp, pkg)
 	cmd.Dir = ModuleRoot(t)
 	if b, err := cmd.CombinedOutput(); err != nil {
+		os.Remove(tmp)
 		t.Fatalf("go build %s: %v\n%s", pkg, err, b)
+	}
+	if err := os.Rename(tmp, out); err != nil {
+		os.Remove(tmp)
+		t.Fatal(err)
 	}
 	buildCache[pkg] = out
 	return out

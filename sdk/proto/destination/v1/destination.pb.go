@@ -189,10 +189,14 @@ func (*SchemaRequest) Descriptor() ([]byte, []int) {
 }
 
 type SchemaResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Version       string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
-	Attributes    []*Attribute           `protobuf:"bytes,3,rep,name=attributes,proto3" json:"attributes,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Name       string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Version    string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	Attributes []*Attribute           `protobuf:"bytes,3,rep,name=attributes,proto3" json:"attributes,omitempty"`
+	// What the daemon must respect when it hands files to the plugin. A
+	// plugin that sends none (built before capabilities existed) declares
+	// no limit.
+	Capabilities  *Capabilities `protobuf:"bytes,4,opt,name=capabilities,proto3" json:"capabilities,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -248,21 +252,104 @@ func (x *SchemaResponse) GetAttributes() []*Attribute {
 	return nil
 }
 
+func (x *SchemaResponse) GetCapabilities() *Capabilities {
+	if x != nil {
+		return x.Capabilities
+	}
+	return nil
+}
+
+// Capabilities are limits and behaviours of a plugin that the daemon takes
+// into account. Every field's zero value means "not declared".
+type Capabilities struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The largest file, in bytes, that one Put delivers (S3 takes 5 GiB in
+	// one PutObject). The daemon keeps every parquet file of an account under
+	// the smallest limit among its destinations. 0: no limit.
+	MaxObjectSize int64 `protobuf:"varint,1,opt,name=max_object_size,json=maxObjectSize,proto3" json:"max_object_size,omitempty"`
+	// Set when Check may leave something at the destination, such as a
+	// probe object, so that callers can say so before they run it.
+	CheckWrites   bool `protobuf:"varint,2,opt,name=check_writes,json=checkWrites,proto3" json:"check_writes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Capabilities) Reset() {
+	*x = Capabilities{}
+	mi := &file_destination_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Capabilities) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Capabilities) ProtoMessage() {}
+
+func (x *Capabilities) ProtoReflect() protoreflect.Message {
+	mi := &file_destination_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Capabilities.ProtoReflect.Descriptor instead.
+func (*Capabilities) Descriptor() ([]byte, []int) {
+	return file_destination_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Capabilities) GetMaxObjectSize() int64 {
+	if x != nil {
+		return x.MaxObjectSize
+	}
+	return 0
+}
+
+func (x *Capabilities) GetCheckWrites() bool {
+	if x != nil {
+		return x.CheckWrites
+	}
+	return false
+}
+
 type Attribute struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Name     string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	Type     AttributeType          `protobuf:"varint,2,opt,name=type,proto3,enum=exportd.destination.v1.AttributeType" json:"type,omitempty"`
 	Required bool                   `protobuf:"varint,3,opt,name=required,proto3" json:"required,omitempty"`
 	// Sensitive values are never logged or shown by the daemon.
-	Sensitive     bool   `protobuf:"varint,4,opt,name=sensitive,proto3" json:"sensitive,omitempty"`
-	Description   string `protobuf:"bytes,5,opt,name=description,proto3" json:"description,omitempty"`
+	Sensitive   bool   `protobuf:"varint,4,opt,name=sensitive,proto3" json:"sensitive,omitempty"`
+	Description string `protobuf:"bytes,5,opt,name=description,proto3" json:"description,omitempty"`
+	// The value an unset attribute takes, JSON-encoded, of the attribute's
+	// type ("4", "\"private\"", "true", "[\"a\"]"). Empty: no default.
+	// A required attribute has none.
+	DefaultJson []byte `protobuf:"bytes,6,opt,name=default_json,json=defaultJson,proto3" json:"default_json,omitempty"`
+	// The values a string attribute, or each element of a string list,
+	// may take. Empty: any value.
+	EnumValues []string `protobuf:"bytes,7,rep,name=enum_values,json=enumValues,proto3" json:"enum_values,omitempty"`
+	// Inclusive bounds of a number attribute; unset: unbounded.
+	Min *float64 `protobuf:"fixed64,8,opt,name=min,proto3,oneof" json:"min,omitempty"`
+	Max *float64 `protobuf:"fixed64,9,opt,name=max,proto3,oneof" json:"max,omitempty"`
+	// The attribute may be set in the operator's configuration only, never
+	// through the run-time registration API (for example a credentials file
+	// on the daemon's machine, or an endpoint override).
+	OperatorOnly bool `protobuf:"varint,10,opt,name=operator_only,json=operatorOnly,proto3" json:"operator_only,omitempty"`
+	// A number attribute must be a whole number. Plugins built before this
+	// field existed leave it false.
+	Integer       bool `protobuf:"varint,11,opt,name=integer,proto3" json:"integer,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Attribute) Reset() {
 	*x = Attribute{}
-	mi := &file_destination_proto_msgTypes[2]
+	mi := &file_destination_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -274,7 +361,7 @@ func (x *Attribute) String() string {
 func (*Attribute) ProtoMessage() {}
 
 func (x *Attribute) ProtoReflect() protoreflect.Message {
-	mi := &file_destination_proto_msgTypes[2]
+	mi := &file_destination_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -287,7 +374,7 @@ func (x *Attribute) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Attribute.ProtoReflect.Descriptor instead.
 func (*Attribute) Descriptor() ([]byte, []int) {
-	return file_destination_proto_rawDescGZIP(), []int{2}
+	return file_destination_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Attribute) GetName() string {
@@ -325,6 +412,48 @@ func (x *Attribute) GetDescription() string {
 	return ""
 }
 
+func (x *Attribute) GetDefaultJson() []byte {
+	if x != nil {
+		return x.DefaultJson
+	}
+	return nil
+}
+
+func (x *Attribute) GetEnumValues() []string {
+	if x != nil {
+		return x.EnumValues
+	}
+	return nil
+}
+
+func (x *Attribute) GetMin() float64 {
+	if x != nil && x.Min != nil {
+		return *x.Min
+	}
+	return 0
+}
+
+func (x *Attribute) GetMax() float64 {
+	if x != nil && x.Max != nil {
+		return *x.Max
+	}
+	return 0
+}
+
+func (x *Attribute) GetOperatorOnly() bool {
+	if x != nil {
+		return x.OperatorOnly
+	}
+	return false
+}
+
+func (x *Attribute) GetInteger() bool {
+	if x != nil {
+		return x.Integer
+	}
+	return false
+}
+
 type ConfigureRequest struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	Destination string                 `protobuf:"bytes,1,opt,name=destination,proto3" json:"destination,omitempty"`
@@ -339,7 +468,7 @@ type ConfigureRequest struct {
 
 func (x *ConfigureRequest) Reset() {
 	*x = ConfigureRequest{}
-	mi := &file_destination_proto_msgTypes[3]
+	mi := &file_destination_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -351,7 +480,7 @@ func (x *ConfigureRequest) String() string {
 func (*ConfigureRequest) ProtoMessage() {}
 
 func (x *ConfigureRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_destination_proto_msgTypes[3]
+	mi := &file_destination_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -364,7 +493,7 @@ func (x *ConfigureRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigureRequest.ProtoReflect.Descriptor instead.
 func (*ConfigureRequest) Descriptor() ([]byte, []int) {
-	return file_destination_proto_rawDescGZIP(), []int{3}
+	return file_destination_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ConfigureRequest) GetDestination() string {
@@ -396,7 +525,7 @@ type ConfigureResponse struct {
 
 func (x *ConfigureResponse) Reset() {
 	*x = ConfigureResponse{}
-	mi := &file_destination_proto_msgTypes[4]
+	mi := &file_destination_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -408,7 +537,7 @@ func (x *ConfigureResponse) String() string {
 func (*ConfigureResponse) ProtoMessage() {}
 
 func (x *ConfigureResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_destination_proto_msgTypes[4]
+	mi := &file_destination_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -421,7 +550,7 @@ func (x *ConfigureResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigureResponse.ProtoReflect.Descriptor instead.
 func (*ConfigureResponse) Descriptor() ([]byte, []int) {
-	return file_destination_proto_rawDescGZIP(), []int{4}
+	return file_destination_proto_rawDescGZIP(), []int{5}
 }
 
 type CheckRequest struct {
@@ -433,7 +562,7 @@ type CheckRequest struct {
 
 func (x *CheckRequest) Reset() {
 	*x = CheckRequest{}
-	mi := &file_destination_proto_msgTypes[5]
+	mi := &file_destination_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -445,7 +574,7 @@ func (x *CheckRequest) String() string {
 func (*CheckRequest) ProtoMessage() {}
 
 func (x *CheckRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_destination_proto_msgTypes[5]
+	mi := &file_destination_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -458,7 +587,7 @@ func (x *CheckRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckRequest.ProtoReflect.Descriptor instead.
 func (*CheckRequest) Descriptor() ([]byte, []int) {
-	return file_destination_proto_rawDescGZIP(), []int{5}
+	return file_destination_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *CheckRequest) GetDestination() string {
@@ -478,7 +607,7 @@ type CheckResponse struct {
 
 func (x *CheckResponse) Reset() {
 	*x = CheckResponse{}
-	mi := &file_destination_proto_msgTypes[6]
+	mi := &file_destination_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -490,7 +619,7 @@ func (x *CheckResponse) String() string {
 func (*CheckResponse) ProtoMessage() {}
 
 func (x *CheckResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_destination_proto_msgTypes[6]
+	mi := &file_destination_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -503,7 +632,7 @@ func (x *CheckResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckResponse.ProtoReflect.Descriptor instead.
 func (*CheckResponse) Descriptor() ([]byte, []int) {
-	return file_destination_proto_rawDescGZIP(), []int{6}
+	return file_destination_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CheckResponse) GetMessage() string {
@@ -532,14 +661,17 @@ type BeginRequest struct {
 	// died in between). No file is Put: Commit makes the same dump visible
 	// again and must write the same receipt, byte for byte. It must still
 	// refuse to replace a receipt of a later dump.
-	Recommit      bool `protobuf:"varint,8,opt,name=recommit,proto3" json:"recommit,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Recommit bool `protobuf:"varint,8,opt,name=recommit,proto3" json:"recommit,omitempty"`
+	// The daemon's version, for receipts or manifests that say what wrote
+	// them. Empty from daemons that do not send it.
+	ExporterVersion string `protobuf:"bytes,9,opt,name=exporter_version,json=exporterVersion,proto3" json:"exporter_version,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *BeginRequest) Reset() {
 	*x = BeginRequest{}
-	mi := &file_destination_proto_msgTypes[7]
+	mi := &file_destination_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -551,7 +683,7 @@ func (x *BeginRequest) String() string {
 func (*BeginRequest) ProtoMessage() {}
 
 func (x *BeginRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_destination_proto_msgTypes[7]
+	mi := &file_destination_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -564,7 +696,7 @@ func (x *BeginRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BeginRequest.ProtoReflect.Descriptor instead.
 func (*BeginRequest) Descriptor() ([]byte, []int) {
-	return file_destination_proto_rawDescGZIP(), []int{7}
+	return file_destination_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *BeginRequest) GetDestination() string {
@@ -623,6 +755,13 @@ func (x *BeginRequest) GetRecommit() bool {
 	return false
 }
 
+func (x *BeginRequest) GetExporterVersion() string {
+	if x != nil {
+		return x.ExporterVersion
+	}
+	return ""
+}
+
 type BeginResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Handle        string                 `protobuf:"bytes,1,opt,name=handle,proto3" json:"handle,omitempty"`
@@ -632,7 +771,7 @@ type BeginResponse struct {
 
 func (x *BeginResponse) Reset() {
 	*x = BeginResponse{}
-	mi := &file_destination_proto_msgTypes[8]
+	mi := &file_destination_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -644,7 +783,7 @@ func (x *BeginResponse) String() string {
 func (*BeginResponse) ProtoMessage() {}
 
 func (x *BeginResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_destination_proto_msgTypes[8]
+	mi := &file_destination_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -657,7 +796,7 @@ func (x *BeginResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BeginResponse.ProtoReflect.Descriptor instead.
 func (*BeginResponse) Descriptor() ([]byte, []int) {
-	return file_destination_proto_rawDescGZIP(), []int{8}
+	return file_destination_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *BeginResponse) GetHandle() string {
@@ -685,7 +824,7 @@ type File struct {
 
 func (x *File) Reset() {
 	*x = File{}
-	mi := &file_destination_proto_msgTypes[9]
+	mi := &file_destination_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -697,7 +836,7 @@ func (x *File) String() string {
 func (*File) ProtoMessage() {}
 
 func (x *File) ProtoReflect() protoreflect.Message {
-	mi := &file_destination_proto_msgTypes[9]
+	mi := &file_destination_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -710,7 +849,7 @@ func (x *File) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use File.ProtoReflect.Descriptor instead.
 func (*File) Descriptor() ([]byte, []int) {
-	return file_destination_proto_rawDescGZIP(), []int{9}
+	return file_destination_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *File) GetTable() string {
@@ -765,7 +904,7 @@ type PutRequest struct {
 
 func (x *PutRequest) Reset() {
 	*x = PutRequest{}
-	mi := &file_destination_proto_msgTypes[10]
+	mi := &file_destination_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -777,7 +916,7 @@ func (x *PutRequest) String() string {
 func (*PutRequest) ProtoMessage() {}
 
 func (x *PutRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_destination_proto_msgTypes[10]
+	mi := &file_destination_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -790,7 +929,7 @@ func (x *PutRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutRequest.ProtoReflect.Descriptor instead.
 func (*PutRequest) Descriptor() ([]byte, []int) {
-	return file_destination_proto_rawDescGZIP(), []int{10}
+	return file_destination_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *PutRequest) GetHandle() string {
@@ -815,7 +954,7 @@ type PutResponse struct {
 
 func (x *PutResponse) Reset() {
 	*x = PutResponse{}
-	mi := &file_destination_proto_msgTypes[11]
+	mi := &file_destination_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -827,7 +966,7 @@ func (x *PutResponse) String() string {
 func (*PutResponse) ProtoMessage() {}
 
 func (x *PutResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_destination_proto_msgTypes[11]
+	mi := &file_destination_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -840,7 +979,7 @@ func (x *PutResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutResponse.ProtoReflect.Descriptor instead.
 func (*PutResponse) Descriptor() ([]byte, []int) {
-	return file_destination_proto_rawDescGZIP(), []int{11}
+	return file_destination_proto_rawDescGZIP(), []int{12}
 }
 
 type TableManifest struct {
@@ -854,14 +993,25 @@ type TableManifest struct {
 	// exported at this time, which the receipt must name for the table.
 	// Such a table is not among the BeginRequest's tables and gets no Put;
 	// the time is always in an earlier minute than the export's.
-	Carried       *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=carried,proto3" json:"carried,omitempty"`
+	Carried *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=carried,proto3" json:"carried,omitempty"`
+	// The table's parquet schema: its top-level columns in file order, each
+	// with its type as a parquet reader prints it ("INT64",
+	// "BYTE_ARRAY (STRING)", "INT64 (TIMESTAMP(MICROS,true))",
+	// "FIXED_LEN_BYTE_ARRAY (DECIMAL(38,9))", "LIST<INT32 (DATE)>").
+	// Empty for a carried table, and from daemons that do not send it.
+	Columns []*Column `protobuf:"bytes,6,rep,name=columns,proto3" json:"columns,omitempty"`
+	// Every file of the table, by index, as the daemon encoded it: on a
+	// recommit too, so that a plugin can describe the dump without reading
+	// it back. Empty for a carried table, and from daemons that do not send
+	// it.
+	FileList      []*ManifestFile `protobuf:"bytes,7,rep,name=file_list,json=fileList,proto3" json:"file_list,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TableManifest) Reset() {
 	*x = TableManifest{}
-	mi := &file_destination_proto_msgTypes[12]
+	mi := &file_destination_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -873,7 +1023,7 @@ func (x *TableManifest) String() string {
 func (*TableManifest) ProtoMessage() {}
 
 func (x *TableManifest) ProtoReflect() protoreflect.Message {
-	mi := &file_destination_proto_msgTypes[12]
+	mi := &file_destination_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -886,7 +1036,7 @@ func (x *TableManifest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TableManifest.ProtoReflect.Descriptor instead.
 func (*TableManifest) Descriptor() ([]byte, []int) {
-	return file_destination_proto_rawDescGZIP(), []int{12}
+	return file_destination_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *TableManifest) GetName() string {
@@ -924,6 +1074,141 @@ func (x *TableManifest) GetCarried() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *TableManifest) GetColumns() []*Column {
+	if x != nil {
+		return x.Columns
+	}
+	return nil
+}
+
+func (x *TableManifest) GetFileList() []*ManifestFile {
+	if x != nil {
+		return x.FileList
+	}
+	return nil
+}
+
+type Column struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Type          string                 `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Column) Reset() {
+	*x = Column{}
+	mi := &file_destination_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Column) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Column) ProtoMessage() {}
+
+func (x *Column) ProtoReflect() protoreflect.Message {
+	mi := &file_destination_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Column.ProtoReflect.Descriptor instead.
+func (*Column) Descriptor() ([]byte, []int) {
+	return file_destination_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *Column) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Column) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+type ManifestFile struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Index int64                  `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	Size  int64                  `protobuf:"varint,2,opt,name=size,proto3" json:"size,omitempty"`
+	Rows  int64                  `protobuf:"varint,3,opt,name=rows,proto3" json:"rows,omitempty"`
+	// SHA-256 of the file's bytes.
+	Sha256        []byte `protobuf:"bytes,4,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ManifestFile) Reset() {
+	*x = ManifestFile{}
+	mi := &file_destination_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ManifestFile) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ManifestFile) ProtoMessage() {}
+
+func (x *ManifestFile) ProtoReflect() protoreflect.Message {
+	mi := &file_destination_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ManifestFile.ProtoReflect.Descriptor instead.
+func (*ManifestFile) Descriptor() ([]byte, []int) {
+	return file_destination_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ManifestFile) GetIndex() int64 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *ManifestFile) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *ManifestFile) GetRows() int64 {
+	if x != nil {
+		return x.Rows
+	}
+	return 0
+}
+
+func (x *ManifestFile) GetSha256() []byte {
+	if x != nil {
+		return x.Sha256
+	}
+	return nil
+}
+
 type CommitRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Handle        string                 `protobuf:"bytes,1,opt,name=handle,proto3" json:"handle,omitempty"`
@@ -934,7 +1219,7 @@ type CommitRequest struct {
 
 func (x *CommitRequest) Reset() {
 	*x = CommitRequest{}
-	mi := &file_destination_proto_msgTypes[13]
+	mi := &file_destination_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -946,7 +1231,7 @@ func (x *CommitRequest) String() string {
 func (*CommitRequest) ProtoMessage() {}
 
 func (x *CommitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_destination_proto_msgTypes[13]
+	mi := &file_destination_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -959,7 +1244,7 @@ func (x *CommitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommitRequest.ProtoReflect.Descriptor instead.
 func (*CommitRequest) Descriptor() ([]byte, []int) {
-	return file_destination_proto_rawDescGZIP(), []int{13}
+	return file_destination_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *CommitRequest) GetHandle() string {
@@ -988,7 +1273,7 @@ type CommitResponse struct {
 
 func (x *CommitResponse) Reset() {
 	*x = CommitResponse{}
-	mi := &file_destination_proto_msgTypes[14]
+	mi := &file_destination_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1000,7 +1285,7 @@ func (x *CommitResponse) String() string {
 func (*CommitResponse) ProtoMessage() {}
 
 func (x *CommitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_destination_proto_msgTypes[14]
+	mi := &file_destination_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1013,7 +1298,7 @@ func (x *CommitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommitResponse.ProtoReflect.Descriptor instead.
 func (*CommitResponse) Descriptor() ([]byte, []int) {
-	return file_destination_proto_rawDescGZIP(), []int{14}
+	return file_destination_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CommitResponse) GetLocation() string {
@@ -1039,7 +1324,7 @@ type AbortRequest struct {
 
 func (x *AbortRequest) Reset() {
 	*x = AbortRequest{}
-	mi := &file_destination_proto_msgTypes[15]
+	mi := &file_destination_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1051,7 +1336,7 @@ func (x *AbortRequest) String() string {
 func (*AbortRequest) ProtoMessage() {}
 
 func (x *AbortRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_destination_proto_msgTypes[15]
+	mi := &file_destination_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1064,7 +1349,7 @@ func (x *AbortRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AbortRequest.ProtoReflect.Descriptor instead.
 func (*AbortRequest) Descriptor() ([]byte, []int) {
-	return file_destination_proto_rawDescGZIP(), []int{15}
+	return file_destination_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *AbortRequest) GetHandle() string {
@@ -1082,7 +1367,7 @@ type AbortResponse struct {
 
 func (x *AbortResponse) Reset() {
 	*x = AbortResponse{}
-	mi := &file_destination_proto_msgTypes[16]
+	mi := &file_destination_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1094,7 +1379,7 @@ func (x *AbortResponse) String() string {
 func (*AbortResponse) ProtoMessage() {}
 
 func (x *AbortResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_destination_proto_msgTypes[16]
+	mi := &file_destination_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1107,7 +1392,7 @@ func (x *AbortResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AbortResponse.ProtoReflect.Descriptor instead.
 func (*AbortResponse) Descriptor() ([]byte, []int) {
-	return file_destination_proto_rawDescGZIP(), []int{16}
+	return file_destination_proto_rawDescGZIP(), []int{19}
 }
 
 // ErrorDetail travels in the details of a non-OK gRPC status.
@@ -1122,7 +1407,7 @@ type ErrorDetail struct {
 
 func (x *ErrorDetail) Reset() {
 	*x = ErrorDetail{}
-	mi := &file_destination_proto_msgTypes[17]
+	mi := &file_destination_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1134,7 +1419,7 @@ func (x *ErrorDetail) String() string {
 func (*ErrorDetail) ProtoMessage() {}
 
 func (x *ErrorDetail) ProtoReflect() protoreflect.Message {
-	mi := &file_destination_proto_msgTypes[17]
+	mi := &file_destination_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1147,7 +1432,7 @@ func (x *ErrorDetail) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrorDetail.ProtoReflect.Descriptor instead.
 func (*ErrorDetail) Descriptor() ([]byte, []int) {
-	return file_destination_proto_rawDescGZIP(), []int{17}
+	return file_destination_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ErrorDetail) GetKind() ErrorKind {
@@ -1169,19 +1454,33 @@ var File_destination_proto protoreflect.FileDescriptor
 const file_destination_proto_rawDesc = "" +
 	"\n" +
 	"\x11destination.proto\x12\x16exportd.destination.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x0f\n" +
-	"\rSchemaRequest\"\x81\x01\n" +
+	"\rSchemaRequest\"\xcb\x01\n" +
 	"\x0eSchemaResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12A\n" +
 	"\n" +
 	"attributes\x18\x03 \x03(\v2!.exportd.destination.v1.AttributeR\n" +
-	"attributes\"\xb6\x01\n" +
+	"attributes\x12H\n" +
+	"\fcapabilities\x18\x04 \x01(\v2$.exportd.destination.v1.CapabilitiesR\fcapabilities\"Y\n" +
+	"\fCapabilities\x12&\n" +
+	"\x0fmax_object_size\x18\x01 \x01(\x03R\rmaxObjectSize\x12!\n" +
+	"\fcheck_writes\x18\x02 \x01(\bR\vcheckWrites\"\xf7\x02\n" +
 	"\tAttribute\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x129\n" +
 	"\x04type\x18\x02 \x01(\x0e2%.exportd.destination.v1.AttributeTypeR\x04type\x12\x1a\n" +
 	"\brequired\x18\x03 \x01(\bR\brequired\x12\x1c\n" +
 	"\tsensitive\x18\x04 \x01(\bR\tsensitive\x12 \n" +
-	"\vdescription\x18\x05 \x01(\tR\vdescription\"o\n" +
+	"\vdescription\x18\x05 \x01(\tR\vdescription\x12!\n" +
+	"\fdefault_json\x18\x06 \x01(\fR\vdefaultJson\x12\x1f\n" +
+	"\venum_values\x18\a \x03(\tR\n" +
+	"enumValues\x12\x15\n" +
+	"\x03min\x18\b \x01(\x01H\x00R\x03min\x88\x01\x01\x12\x15\n" +
+	"\x03max\x18\t \x01(\x01H\x01R\x03max\x88\x01\x01\x12#\n" +
+	"\roperator_only\x18\n" +
+	" \x01(\bR\foperatorOnly\x12\x18\n" +
+	"\ainteger\x18\v \x01(\bR\aintegerB\x06\n" +
+	"\x04_minB\x06\n" +
+	"\x04_max\"o\n" +
 	"\x10ConfigureRequest\x12 \n" +
 	"\vdestination\x18\x01 \x01(\tR\vdestination\x12\x1f\n" +
 	"\vconfig_json\x18\x02 \x01(\fR\n" +
@@ -1191,7 +1490,7 @@ const file_destination_proto_rawDesc = "" +
 	"\fCheckRequest\x12 \n" +
 	"\vdestination\x18\x01 \x01(\tR\vdestination\")\n" +
 	"\rCheckResponse\x12\x18\n" +
-	"\amessage\x18\x01 \x01(\tR\amessage\"\xa3\x02\n" +
+	"\amessage\x18\x01 \x01(\tR\amessage\"\xce\x02\n" +
 	"\fBeginRequest\x12 \n" +
 	"\vdestination\x18\x01 \x01(\tR\vdestination\x12\x1b\n" +
 	"\texport_id\x18\x02 \x01(\tR\bexportId\x12\x18\n" +
@@ -1200,7 +1499,8 @@ const file_destination_proto_rawDesc = "" +
 	"\x04time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x16\n" +
 	"\x06tables\x18\x06 \x03(\tR\x06tables\x12?\n" +
 	"\rprevious_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\fpreviousTime\x12\x1a\n" +
-	"\brecommit\x18\b \x01(\bR\brecommit\"'\n" +
+	"\brecommit\x18\b \x01(\bR\brecommit\x12)\n" +
+	"\x10exporter_version\x18\t \x01(\tR\x0fexporterVersion\"'\n" +
 	"\rBeginResponse\x12\x16\n" +
 	"\x06handle\x18\x01 \x01(\tR\x06handle\"\x86\x01\n" +
 	"\x04File\x12\x14\n" +
@@ -1214,13 +1514,23 @@ const file_destination_proto_rawDesc = "" +
 	"PutRequest\x12\x16\n" +
 	"\x06handle\x18\x01 \x01(\tR\x06handle\x120\n" +
 	"\x04file\x18\x02 \x01(\v2\x1c.exportd.destination.v1.FileR\x04file\"\r\n" +
-	"\vPutResponse\"\x99\x01\n" +
+	"\vPutResponse\"\x96\x02\n" +
 	"\rTableManifest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05files\x18\x02 \x01(\x03R\x05files\x12\x12\n" +
 	"\x04rows\x18\x03 \x01(\x03R\x04rows\x12\x14\n" +
 	"\x05bytes\x18\x04 \x01(\x03R\x05bytes\x124\n" +
-	"\acarried\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\acarried\"f\n" +
+	"\acarried\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\acarried\x128\n" +
+	"\acolumns\x18\x06 \x03(\v2\x1e.exportd.destination.v1.ColumnR\acolumns\x12A\n" +
+	"\tfile_list\x18\a \x03(\v2$.exportd.destination.v1.ManifestFileR\bfileList\"0\n" +
+	"\x06Column\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04type\x18\x02 \x01(\tR\x04type\"d\n" +
+	"\fManifestFile\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\x03R\x05index\x12\x12\n" +
+	"\x04size\x18\x02 \x01(\x03R\x04size\x12\x12\n" +
+	"\x04rows\x18\x03 \x01(\x03R\x04rows\x12\x16\n" +
+	"\x06sha256\x18\x04 \x01(\fR\x06sha256\"f\n" +
 	"\rCommitRequest\x12\x16\n" +
 	"\x06handle\x18\x01 \x01(\tR\x06handle\x12=\n" +
 	"\x06tables\x18\x02 \x03(\v2%.exportd.destination.v1.TableManifestR\x06tables\"F\n" +
@@ -1267,58 +1577,64 @@ func file_destination_proto_rawDescGZIP() []byte {
 }
 
 var file_destination_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_destination_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_destination_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_destination_proto_goTypes = []any{
 	(AttributeType)(0),            // 0: exportd.destination.v1.AttributeType
 	(ErrorKind)(0),                // 1: exportd.destination.v1.ErrorKind
 	(*SchemaRequest)(nil),         // 2: exportd.destination.v1.SchemaRequest
 	(*SchemaResponse)(nil),        // 3: exportd.destination.v1.SchemaResponse
-	(*Attribute)(nil),             // 4: exportd.destination.v1.Attribute
-	(*ConfigureRequest)(nil),      // 5: exportd.destination.v1.ConfigureRequest
-	(*ConfigureResponse)(nil),     // 6: exportd.destination.v1.ConfigureResponse
-	(*CheckRequest)(nil),          // 7: exportd.destination.v1.CheckRequest
-	(*CheckResponse)(nil),         // 8: exportd.destination.v1.CheckResponse
-	(*BeginRequest)(nil),          // 9: exportd.destination.v1.BeginRequest
-	(*BeginResponse)(nil),         // 10: exportd.destination.v1.BeginResponse
-	(*File)(nil),                  // 11: exportd.destination.v1.File
-	(*PutRequest)(nil),            // 12: exportd.destination.v1.PutRequest
-	(*PutResponse)(nil),           // 13: exportd.destination.v1.PutResponse
-	(*TableManifest)(nil),         // 14: exportd.destination.v1.TableManifest
-	(*CommitRequest)(nil),         // 15: exportd.destination.v1.CommitRequest
-	(*CommitResponse)(nil),        // 16: exportd.destination.v1.CommitResponse
-	(*AbortRequest)(nil),          // 17: exportd.destination.v1.AbortRequest
-	(*AbortResponse)(nil),         // 18: exportd.destination.v1.AbortResponse
-	(*ErrorDetail)(nil),           // 19: exportd.destination.v1.ErrorDetail
-	(*timestamppb.Timestamp)(nil), // 20: google.protobuf.Timestamp
+	(*Capabilities)(nil),          // 4: exportd.destination.v1.Capabilities
+	(*Attribute)(nil),             // 5: exportd.destination.v1.Attribute
+	(*ConfigureRequest)(nil),      // 6: exportd.destination.v1.ConfigureRequest
+	(*ConfigureResponse)(nil),     // 7: exportd.destination.v1.ConfigureResponse
+	(*CheckRequest)(nil),          // 8: exportd.destination.v1.CheckRequest
+	(*CheckResponse)(nil),         // 9: exportd.destination.v1.CheckResponse
+	(*BeginRequest)(nil),          // 10: exportd.destination.v1.BeginRequest
+	(*BeginResponse)(nil),         // 11: exportd.destination.v1.BeginResponse
+	(*File)(nil),                  // 12: exportd.destination.v1.File
+	(*PutRequest)(nil),            // 13: exportd.destination.v1.PutRequest
+	(*PutResponse)(nil),           // 14: exportd.destination.v1.PutResponse
+	(*TableManifest)(nil),         // 15: exportd.destination.v1.TableManifest
+	(*Column)(nil),                // 16: exportd.destination.v1.Column
+	(*ManifestFile)(nil),          // 17: exportd.destination.v1.ManifestFile
+	(*CommitRequest)(nil),         // 18: exportd.destination.v1.CommitRequest
+	(*CommitResponse)(nil),        // 19: exportd.destination.v1.CommitResponse
+	(*AbortRequest)(nil),          // 20: exportd.destination.v1.AbortRequest
+	(*AbortResponse)(nil),         // 21: exportd.destination.v1.AbortResponse
+	(*ErrorDetail)(nil),           // 22: exportd.destination.v1.ErrorDetail
+	(*timestamppb.Timestamp)(nil), // 23: google.protobuf.Timestamp
 }
 var file_destination_proto_depIdxs = []int32{
-	4,  // 0: exportd.destination.v1.SchemaResponse.attributes:type_name -> exportd.destination.v1.Attribute
-	0,  // 1: exportd.destination.v1.Attribute.type:type_name -> exportd.destination.v1.AttributeType
-	20, // 2: exportd.destination.v1.BeginRequest.time:type_name -> google.protobuf.Timestamp
-	20, // 3: exportd.destination.v1.BeginRequest.previous_time:type_name -> google.protobuf.Timestamp
-	11, // 4: exportd.destination.v1.PutRequest.file:type_name -> exportd.destination.v1.File
-	20, // 5: exportd.destination.v1.TableManifest.carried:type_name -> google.protobuf.Timestamp
-	14, // 6: exportd.destination.v1.CommitRequest.tables:type_name -> exportd.destination.v1.TableManifest
-	1,  // 7: exportd.destination.v1.ErrorDetail.kind:type_name -> exportd.destination.v1.ErrorKind
-	2,  // 8: exportd.destination.v1.Destination.Schema:input_type -> exportd.destination.v1.SchemaRequest
-	5,  // 9: exportd.destination.v1.Destination.Configure:input_type -> exportd.destination.v1.ConfigureRequest
-	7,  // 10: exportd.destination.v1.Destination.Check:input_type -> exportd.destination.v1.CheckRequest
-	9,  // 11: exportd.destination.v1.Destination.Begin:input_type -> exportd.destination.v1.BeginRequest
-	12, // 12: exportd.destination.v1.Destination.Put:input_type -> exportd.destination.v1.PutRequest
-	15, // 13: exportd.destination.v1.Destination.Commit:input_type -> exportd.destination.v1.CommitRequest
-	17, // 14: exportd.destination.v1.Destination.Abort:input_type -> exportd.destination.v1.AbortRequest
-	3,  // 15: exportd.destination.v1.Destination.Schema:output_type -> exportd.destination.v1.SchemaResponse
-	6,  // 16: exportd.destination.v1.Destination.Configure:output_type -> exportd.destination.v1.ConfigureResponse
-	8,  // 17: exportd.destination.v1.Destination.Check:output_type -> exportd.destination.v1.CheckResponse
-	10, // 18: exportd.destination.v1.Destination.Begin:output_type -> exportd.destination.v1.BeginResponse
-	13, // 19: exportd.destination.v1.Destination.Put:output_type -> exportd.destination.v1.PutResponse
-	16, // 20: exportd.destination.v1.Destination.Commit:output_type -> exportd.destination.v1.CommitResponse
-	18, // 21: exportd.destination.v1.Destination.Abort:output_type -> exportd.destination.v1.AbortResponse
-	15, // [15:22] is the sub-list for method output_type
-	8,  // [8:15] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	5,  // 0: exportd.destination.v1.SchemaResponse.attributes:type_name -> exportd.destination.v1.Attribute
+	4,  // 1: exportd.destination.v1.SchemaResponse.capabilities:type_name -> exportd.destination.v1.Capabilities
+	0,  // 2: exportd.destination.v1.Attribute.type:type_name -> exportd.destination.v1.AttributeType
+	23, // 3: exportd.destination.v1.BeginRequest.time:type_name -> google.protobuf.Timestamp
+	23, // 4: exportd.destination.v1.BeginRequest.previous_time:type_name -> google.protobuf.Timestamp
+	12, // 5: exportd.destination.v1.PutRequest.file:type_name -> exportd.destination.v1.File
+	23, // 6: exportd.destination.v1.TableManifest.carried:type_name -> google.protobuf.Timestamp
+	16, // 7: exportd.destination.v1.TableManifest.columns:type_name -> exportd.destination.v1.Column
+	17, // 8: exportd.destination.v1.TableManifest.file_list:type_name -> exportd.destination.v1.ManifestFile
+	15, // 9: exportd.destination.v1.CommitRequest.tables:type_name -> exportd.destination.v1.TableManifest
+	1,  // 10: exportd.destination.v1.ErrorDetail.kind:type_name -> exportd.destination.v1.ErrorKind
+	2,  // 11: exportd.destination.v1.Destination.Schema:input_type -> exportd.destination.v1.SchemaRequest
+	6,  // 12: exportd.destination.v1.Destination.Configure:input_type -> exportd.destination.v1.ConfigureRequest
+	8,  // 13: exportd.destination.v1.Destination.Check:input_type -> exportd.destination.v1.CheckRequest
+	10, // 14: exportd.destination.v1.Destination.Begin:input_type -> exportd.destination.v1.BeginRequest
+	13, // 15: exportd.destination.v1.Destination.Put:input_type -> exportd.destination.v1.PutRequest
+	18, // 16: exportd.destination.v1.Destination.Commit:input_type -> exportd.destination.v1.CommitRequest
+	20, // 17: exportd.destination.v1.Destination.Abort:input_type -> exportd.destination.v1.AbortRequest
+	3,  // 18: exportd.destination.v1.Destination.Schema:output_type -> exportd.destination.v1.SchemaResponse
+	7,  // 19: exportd.destination.v1.Destination.Configure:output_type -> exportd.destination.v1.ConfigureResponse
+	9,  // 20: exportd.destination.v1.Destination.Check:output_type -> exportd.destination.v1.CheckResponse
+	11, // 21: exportd.destination.v1.Destination.Begin:output_type -> exportd.destination.v1.BeginResponse
+	14, // 22: exportd.destination.v1.Destination.Put:output_type -> exportd.destination.v1.PutResponse
+	19, // 23: exportd.destination.v1.Destination.Commit:output_type -> exportd.destination.v1.CommitResponse
+	21, // 24: exportd.destination.v1.Destination.Abort:output_type -> exportd.destination.v1.AbortResponse
+	18, // [18:25] is the sub-list for method output_type
+	11, // [11:18] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_destination_proto_init() }
@@ -1326,13 +1642,14 @@ func file_destination_proto_init() {
 	if File_destination_proto != nil {
 		return
 	}
+	file_destination_proto_msgTypes[3].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_destination_proto_rawDesc), len(file_destination_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   18,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
