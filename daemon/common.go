@@ -78,6 +78,7 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*service.
 	if diags.HasErrors() {
 		return nil, false
 	}
+	svc.Version = version
 	return svc, true
 }
 

@@ -24,7 +24,7 @@ import (
 // and the outcomes.
 func TestReexportProgress(t *testing.T) {
 	t.Parallel()
-	r := newFleetRig(t, bigRows, [][2]string{{"tty-a", "acme"}, {"tty-b", "acme"}, {"plain-a", "acme"}, {"plain-b", "acme"}})
+	r := newFleetRig(t, bigRows, []rigDest{{"tty-a", "acme", ""}, {"tty-b", "acme", ""}, {"plain-a", "acme", ""}, {"plain-b", "acme", ""}})
 	d := startDaemon(t, r.cfg)
 	d.waitLog(t, "exportd running", 60*time.Second)
 	_, js := r.nats.Connect(t)

@@ -41,10 +41,14 @@ type fleetRig struct {
 	outcomes []job.OutcomeMessage
 }
 
-// newFleetRig configures destinations (name → account); a destination
-// named "*-broken" gets a path that is a file, so every export to it
-// fails, retryably, until max_deliver attempts are used.
-func newFleetRig(t *testing.T, rows map[string]int64, dests [][2]string) *fleetRig {
+// rigDest is a localfs destination of a fleetRig: its name, account and
+// extra HCL attributes. A destination named "*-broken" gets a path that is
+// a file, so every export to it fails, retryably, until max_deliver
+// attempts are used.
+type rigDest struct{ name, account, extra string }
+
+// newFleetRig configures the destinations.
+func newFleetRig(t *testing.T, rows map[string]int64, dests []rigDest) *fleetRig {
 	r := &fleetRig{t: t, nats: testsupport.StartNATS(t), out: t.TempDir(), http: freePort(t)}
 	r.nc, _ = r.nats.Connect(t)
 	if _, err := r.nc.Subscribe(job.OutcomesSubjectPrefix+">", func(m *nats.Msg) {
@@ -76,13 +80,13 @@ source "sample" {
 parquet { target_file_size = "256KiB" }
 `, t.TempDir(), testsupport.PluginDir(t, "localfs"), r.nats.URL, r.http, hclRows(rows))
 	for _, d := range dests {
-		path := filepath.Join(r.out, d[0])
-		if strings.HasSuffix(d[0], "-broken") {
+		path := filepath.Join(r.out, d.name)
+		if strings.HasSuffix(d.name, "-broken") {
 			if err := os.WriteFile(path, nil, 0o600); err != nil {
 				t.Fatal(err)
 			}
 		}
-		fmt.Fprintf(&b, "destination \"localfs\" %q {\n  account = %q\n  path = %q\n}\n", d[0], d[1], path)
+		fmt.Fprintf(&b, "destination \"localfs\" %q {\n  account = %q\n  path = %q\n  %s\n}\n", d.name, d.account, path, d.extra)
 	}
 	r.cfg = writeConfig(t, b.String())
 	return r
@@ -151,7 +155,7 @@ func sumRows(rows map[string]int64) int64 {
 // (from the shared state alone, without the configuration).
 func TestStatus(t *testing.T) {
 	t.Parallel()
-	r := newFleetRig(t, bigRows, [][2]string{{"acme-a", "acme"}, {"acme-b", "acme"}, {"globex-broken", "globex"}})
+	r := newFleetRig(t, bigRows, []rigDest{{"acme-a", "acme", ""}, {"acme-b", "acme", ""}, {"globex-broken", "globex", ""}})
 	d := startDaemon(t, r.cfg)
 	d.waitLog(t, "exportd running", 60*time.Second)
 	_, js := r.nats.Connect(t)

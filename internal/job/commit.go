@@ -50,7 +50,7 @@ func (x *recordedExport) Commit(ctx context.Context, m sdk.Manifest) (sdk.Receip
 	if err := c.lease.Hold(ctx); err != nil {
 		return sdk.Receipt{}, sdk.Retryable(fmt.Errorf("not committing: %w", err))
 	}
-	intent := state.CommitIntent{Completion: job.s.completion, Run: job.s.event, Time: x.info.Time, Manifest: stateManifest(m)}
+	intent := state.CommitIntent{Completion: job.s.completion, Run: job.s.event, Time: x.info.Time, Manifest: intentManifest(m)}
 	if err := persist(ctx, func(ctx context.Context) error { return job.e.State.RecordIntent(ctx, c.name, intent) }); err != nil {
 		return sdk.Receipt{}, sdk.Retryable(fmt.Errorf("not committing: %w", err))
 	}
@@ -74,7 +74,8 @@ func (x *recordedExport) Commit(ctx context.Context, m sdk.Manifest) (sdk.Receip
 func stateManifest(m sdk.Manifest) []state.ManifestTable {
 	out := make([]state.ManifestTable, len(m.Tables))
 	for i, t := range m.Tables {
-		out[i] = state.ManifestTable{Name: t.Name, Files: t.Files, Rows: t.Rows, Bytes: t.Bytes, Carried: t.Carried}
+		out[i] = state.ManifestTable{Name: t.Name, Files: t.Files, Rows: t.Rows, Bytes: t.Bytes, Carried: t.Carried,
+			Columns: t.Columns, FileList: t.FileList}
 	}
 	return out
 }
@@ -82,7 +83,8 @@ func stateManifest(m sdk.Manifest) []state.ManifestTable {
 func sdkManifest(m []state.ManifestTable) sdk.Manifest {
 	out := sdk.Manifest{Tables: make([]sdk.TableManifest, len(m))}
 	for i, t := range m {
-		out.Tables[i] = sdk.TableManifest{Name: t.Name, Files: t.Files, Rows: t.Rows, Bytes: t.Bytes, Carried: t.Carried}
+		out.Tables[i] = sdk.TableManifest{Name: t.Name, Files: t.Files, Rows: t.Rows, Bytes: t.Bytes, Carried: t.Carried,
+			Columns: t.Columns, FileList: t.FileList}
 	}
 	return out
 }

@@ -26,6 +26,8 @@ func (x *jobRun) recommit(c *candidate) Outcome {
 		Time:         in.Time,
 		PreviousTime: c.ds.LastTime,
 		Recommit:     true,
+
+		ExporterVersion: x.e.Runner.Version,
 	}
 	for _, t := range m.Tables {
 		if t.Carried.IsZero() {

@@ -56,6 +56,8 @@ type Runner struct {
 	Log             *slog.Logger
 	// Observer, when set, is told about progress (metrics, a terminal).
 	Observer Observer
+	// Version is the daemon's version, told to destinations at Begin.
+	Version string
 }
 
 // Job is one export of one run to some of an account's destinations.
@@ -219,6 +221,7 @@ type export struct {
 
 	mu        sync.Mutex
 	summaries map[string]parquetw.Summary
+	files     map[string][]sdk.ManifestFile // by table, see manifest.go
 }
 
 // begin starts the export at every target. A target whose Begin fails is
@@ -244,6 +247,8 @@ func (e *export) begin(ctx context.Context) {
 			Time:         t.Time,
 			Tables:       tt.tables,
 			PreviousTime: t.PreviousTime,
+
+			ExporterVersion: e.runner.Version,
 		})
 		if err != nil {
 			tt.fail(fmt.Errorf("begin export: %w", err))
@@ -342,6 +347,7 @@ func (e *export) encodeTable(ctx context.Context, spool string, t schema.Table, 
 		if obs != nil {
 			obs.FileEncoded(e.job.ID, f)
 		}
+		e.recordFile(f)
 		crashAt(CrashWhileEncoding)
 		e.fanOut(f, func() { <-slots })
 		if !e.live() {
@@ -427,7 +433,7 @@ func (e *export) finish(ctx context.Context, encodeErr error) {
 		if t.alive() {
 			m := sdk.Manifest{}
 			for _, s := range t.summaries(e.summaries) {
-				m.Tables = append(m.Tables, sdk.TableManifest{Name: s.Table, Files: s.Files, Rows: s.Rows, Bytes: s.Bytes})
+				m.Tables = append(m.Tables, e.tableManifest(s))
 			}
 			m.Tables = append(m.Tables, t.Carried...)
 			crashAt(CrashBeforeCommit)

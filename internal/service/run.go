@@ -141,6 +141,7 @@ func (s *Service) engine(c *conn, spool string) *job.Engine {
 			MaxSpooledFiles:  cfg.Parquet.MaxSpooledFiles,
 			Log:              s.Log,
 			Observer:         job.TeeObserver(s.Metrics, progress),
+			Version:          s.Version,
 		},
 		State:        c.state,
 		Destinations: s.Destinations,

@@ -40,6 +40,9 @@ type Service struct {
 	Source       source.Source
 	Host         *pluginhost.Host
 	Destinations map[string]sdk.Destination
+	// Version is the daemon's version, told to destinations (a manifest
+	// names it).
+	Version string
 }
 
 // Build checks the configuration completely and prepares everything it

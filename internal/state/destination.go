@@ -58,6 +58,10 @@ type ManifestTable struct {
 	// Carried is the export time of the earlier dump whose files the
 	// table keeps; zero when this dump delivered them.
 	Carried time.Time `json:"carried,omitzero"`
+	// Columns and FileList describe a delivered table's schema and files,
+	// so that a recommit can describe the dump again (a manifest).
+	Columns  []sdk.Column       `json:"columns,omitempty"`
+	FileList []sdk.ManifestFile `json:"file_list,omitempty"`
 }
 
 // CommitIntent is what a commit is about to make visible: enough to make

@@ -63,6 +63,8 @@ var attributes = []sdk.Attribute{
 		Description: "Blob service URL, for other clouds, private endpoints and tests. Unset: https://<storage_account>.blob.core.windows.net."},
 	{Name: "upload_concurrency", Type: sdk.TypeNumber,
 		Description: "Most uploads in flight at once for this destination, 1 to 64. Default 4."},
+	{Name: "manifest", Type: sdk.TypeBool, Default: false,
+		Description: "Also write <folder>/<T>/_manifest.json with each dump (one more Put Blob), after the data files and before the receipt: every file's key, size, rows and SHA-256, and each table's parquet schema, for loaders that verify a dump."},
 	{Name: "max_attempts", Type: sdk.TypeNumber,
 		Description: "Attempts per request, the first included, 1 to 20. Default 8. Throttling, 5xx answers and lost connections are retried with exponential backoff."},
 }

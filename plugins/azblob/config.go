@@ -22,6 +22,7 @@ type settings struct {
 	ClientID        string
 	EncryptionScope string
 	Endpoint        string // the blob service URL, never empty
+	Manifest        bool   // write _manifest.json with each dump
 
 	UploadConcurrency int
 	MaxAttempts       int
@@ -52,6 +53,7 @@ func parseSettings(cfg sdk.Config) (settings, error) {
 		TenantID:        strings.TrimSpace(cfg.String("tenant_id")),
 		ClientID:        strings.TrimSpace(cfg.String("client_id")),
 		EncryptionScope: strings.TrimSpace(cfg.String("encryption_scope")),
+		Manifest:        cfg.Bool("manifest", false),
 	}
 	var err error
 	if !accountName.MatchString(s.Account) {

@@ -24,6 +24,7 @@ type settings struct {
 	KMSKeyName             string
 	Endpoint               string // empty: Google's
 	IAMCredentialsEndpoint string // empty: Google's
+	Manifest               bool   // write _manifest.json with each dump
 
 	UploadConcurrency int
 	MaxAttempts       int
@@ -50,6 +51,7 @@ func parseSettings(cfg sdk.Config) (settings, error) {
 		Bucket:         strings.TrimSpace(cfg.String("bucket")),
 		ServiceAccount: strings.TrimSpace(cfg.String("impersonate_service_account")),
 		KMSKeyName:     strings.TrimSpace(cfg.String("kms_key_name")),
+		Manifest:       cfg.Bool("manifest", false),
 	}
 	var err error
 	if err := checkBucket(s.Bucket); err != nil {

@@ -62,6 +62,8 @@ var attributes = []sdk.Attribute{
 		Description: "IAM Credentials API base URL used to impersonate the service account, for private endpoints and tests. Unset: Google's public endpoint."},
 	{Name: "upload_concurrency", Type: sdk.TypeNumber,
 		Description: "Most uploads in flight at once for this destination, 1 to 64. Default 4."},
+	{Name: "manifest", Type: sdk.TypeBool, Default: false,
+		Description: "Also write <folder>/<T>/_manifest.json with each dump (one more create-only upload), after the data files and before the receipt: every file's key, size, rows and SHA-256, and each table's parquet schema, for loaders that verify a dump."},
 	{Name: "max_attempts", Type: sdk.TypeNumber,
 		Description: "Attempts per upload, the first included, 1 to 20. Default 8. Throttling (429), 5xx answers and lost connections are retried with exponential backoff."},
 }

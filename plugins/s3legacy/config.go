@@ -29,6 +29,8 @@ type settings struct {
 	Endpoint    string
 	PathStyle   bool
 	STSEndpoint string
+	// Manifest: write _manifest.json with each dump.
+	Manifest bool
 
 	UploadConcurrency int
 	MaxAttempts       int
@@ -71,6 +73,7 @@ func parseSettings(cfg sdk.Config) (settings, error) {
 		SessionName: cfg.String("session_name"),
 		Profile:     cfg.String("profile"),
 		PathStyle:   cfg.Bool("path_style", false),
+		Manifest:    cfg.Bool("manifest", false),
 	}
 	if err := checkBucket(s.Bucket); err != nil {
 		return s, sdk.ConfigError("bucket", err)

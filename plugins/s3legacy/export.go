@@ -174,6 +174,9 @@ func (e *export) Commit(ctx context.Context, m sdk.Manifest) (sdk.Receipt, error
 		return sdk.Receipt{}, sdk.Permanent(fmt.Errorf("a later dump (%s) is already committed; its receipt stays",
 			e.d.lastReceipt.UTC().Format(time.RFC3339Nano)))
 	}
+	if err := e.putManifest(ctx, m); err != nil {
+		return sdk.Receipt{}, err
+	}
 	obj := object{key: key, body: bytes.NewReader(body), size: int64(len(body)), sha256: sum[:], contentType: receiptContentType}
 	if err := e.d.put(ctx, e.creds, obj); err != nil {
 		return sdk.Receipt{}, err
@@ -189,6 +192,25 @@ func (e *export) Commit(ctx context.Context, m sdk.Manifest) (sdk.Receipt, error
 	}
 	e.log.Info("dump committed", "receipt", "s3://"+e.d.s.Bucket+"/"+key, "tables", len(m.Tables), "files", files)
 	return sdk.Receipt{Location: "s3://" + e.d.s.Bucket + "/" + key, Body: body}, nil
+}
+
+// putManifest stores the dump's _manifest.json, when the destination
+// asks for one: one more PutObject, after every data file and before the
+// receipt, with the same headers.
+func (e *export) putManifest(ctx context.Context, m sdk.Manifest) error {
+	if !e.d.s.Manifest {
+		return nil
+	}
+	body, err := e.d.layout.ManifestBody(e.info, m)
+	if err != nil || body == nil {
+		return err
+	}
+	sum := sha256.Sum256(body)
+	key := e.d.layout.ManifestKey(e.info.Time)
+	if err := e.d.put(ctx, e.creds, object{key: key, body: bytes.NewReader(body), size: int64(len(body)), sha256: sum[:], contentType: receiptContentType}); err != nil {
+		return fmt.Errorf("put manifest: %w", err)
+	}
+	return nil
 }
 
 // checkManifest refuses a commit unless the export is open and every file

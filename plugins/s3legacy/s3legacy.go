@@ -82,6 +82,8 @@ var attributes = []sdk.Attribute{
 		Description: "STS endpoint URL used to assume the role. Unset: AWS's regional STS endpoint."},
 	{Name: "upload_concurrency", Type: sdk.TypeNumber,
 		Description: "Most uploads in flight at once for this destination, 1 to 64. Default 4."},
+	{Name: "manifest", Type: sdk.TypeBool, Default: false,
+		Description: "Also write <folder>/<T>/_manifest.json with each dump, after the data files and before the receipt (one more PutObject): every file's key, size, rows and SHA-256, and each table's parquet schema, for loaders that verify a dump."},
 	{Name: "max_attempts", Type: sdk.TypeNumber,
 		Description: "Attempts per request, the first included, before an upload fails, 1 to 20. Default 8. Throttling, 5xx answers and lost connections are retried with exponential backoff."},
 }

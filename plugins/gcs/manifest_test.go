@@ -1,0 +1,91 @@
+package gcs
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"testing"
+
+	"github.com/exportd/exportd/sdk"
+	"github.com/exportd/exportd/sdk/legacylayout"
+)
+
+// withFileLists is a dump's Commit manifest as the daemon sends it, with
+// columns and file lists.
+func withFileLists(dm dump) sdk.Manifest {
+	m := dm.manifest()
+	for i := range m.Tables {
+		tm := &m.Tables[i]
+		tm.Columns = []sdk.Column{{Name: "id", Type: "INT64 (INT(64,true))"}}
+		for _, f := range dm.files {
+			if f.Table == tm.Name {
+				tm.FileList = append(tm.FileList, sdk.ManifestFile{Index: f.Index, Size: f.Size, Rows: f.Rows, SHA256: f.SHA256})
+			}
+		}
+	}
+	return m
+}
+
+// TestManifest: with manifest = true and the customer guide's grants
+// (create objects; delete receipt.json only), each dump gets
+// _manifest.json describing the objects stored; a recommit, which finds
+// the manifest already stored and may not replace it, still commits.
+func TestManifest(t *testing.T) {
+	w := newWorld(t)
+	c := w.newCustomer(t, customerOptions{})
+	d, err := w.configure(t, w.config(c, map[string]any{"manifest": true}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := testContext(t)
+	dm := newDump(t, exportTime(), map[string]int{"companies": 2, "events": 3})
+	dm.info.ExporterVersion = "1.2.3"
+	exp, err := d.Begin(ctx, dm.info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range dm.files {
+		if err := exp.Put(ctx, f.File); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rc, err := exp.Commit(ctx, withFileLists(dm))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := d.layout.NewReceipt(dm.info.Time, dm.manifest()).Marshal(); !bytes.Equal(rc.Body, want) {
+		t.Fatalf("the receipt changed with a manifest:\n%s", rc.Body)
+	}
+	key := d.layout.ManifestKey(dm.info.Time)
+	body, err := w.g.Object(c.Bucket, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	man, err := legacylayout.ParseManifest(body)
+	if err != nil || man.ExporterVersion != "1.2.3" || len(man.Tables) != 2 {
+		t.Fatalf("%+v %v", man, err)
+	}
+	for _, mt := range man.Tables {
+		for _, f := range mt.Files {
+			data, err := w.g.Object(c.Bucket, f.Key)
+			sum := sha256.Sum256(data)
+			if err != nil || int64(len(data)) != f.Size || hex.EncodeToString(sum[:]) != f.SHA256 {
+				t.Fatalf("%+v does not describe the object stored (%v)", f, err)
+			}
+		}
+	}
+
+	// A daemon died after that commit: the recommit finds the manifest.
+	info := dm.info
+	info.Recommit, info.ExporterVersion = true, "1.2.4"
+	again, err := d.Begin(ctx, info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rc2, err := again.Commit(ctx, withFileLists(dm)); err != nil || !bytes.Equal(rc2.Body, rc.Body) {
+		t.Fatalf("recommit: %v", err)
+	}
+	if got, _ := w.g.Object(c.Bucket, key); !bytes.Equal(got, body) {
+		t.Fatal("the recommit replaced the manifest")
+	}
+}
