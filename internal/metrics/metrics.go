@@ -1,5 +1,6 @@
 // Package metrics holds exportd's Prometheus metrics and serves them, with
-// liveness and readiness probes, on the operations endpoint.
+// liveness and readiness probes and whatever handlers the daemon adds (the
+// status report), on the operations endpoint.
 //
 // It observes; it decides nothing.
 package metrics
