@@ -6,6 +6,7 @@
 //	exportd export   -config FILE -account ID     export once, now
 //	exportd publish  -config FILE -account ID     publish a modelling-complete event
 //	exportd reexport -nats URL -account ID        request a re-export
+//	exportd status   -config FILE                 show the fleet's status
 //	exportd destinations put|get|list|delete|check  manage registered destinations
 //	exportd version                               print the version
 package main
@@ -30,6 +31,7 @@ var commands = []command{
 	{"export", "export an account's tables now, without NATS events", cmdExport},
 	{"publish", "publish a modelling-complete event (for operators and tests)", cmdPublish},
 	{"reexport", "ask the running daemons to export an account again", cmdReexport},
+	{"status", "show each destination's last dump, failure, export in flight and events waiting", cmdStatus},
 	{"destinations", "register, show, list, delete or check destinations at run time", cmdDestinations},
 	{"version", "print the version", cmdVersion},
 }

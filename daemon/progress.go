@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -25,15 +26,19 @@ type progress struct {
 	bytes     map[string]int64
 	done      map[string]bool
 	delivered map[string]int
-	drawn     int
+	screen    liveLines
 	started   time.Time
 }
 
 var _ job.Observer = (*progress)(nil)
 
 func newProgress(w io.Writer, tty bool) *progress {
+	screen := liveLines{w: w}
+	if f, ok := w.(*os.File); ok && tty {
+		screen = newLiveLines(f)
+	}
 	return &progress{
-		w: w, tty: tty, started: time.Now(),
+		w: w, tty: tty, started: time.Now(), screen: screen,
 		rows: map[string]int64{}, files: map[string]int{}, bytes: map[string]int64{},
 		done: map[string]bool{}, delivered: map[string]int{},
 	}
@@ -102,19 +107,14 @@ func (p *progress) TableEncoded(_ string, s parquetw.Summary) {
 func (p *progress) draw() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	var b strings.Builder
-	if p.drawn > 0 {
-		fmt.Fprintf(&b, "\x1b[%dA", p.drawn) // back to the first line
-	}
-	lines := 0
+	var lines []string
 	elapsed := time.Since(p.started).Seconds()
 	for _, t := range p.tables {
 		state := "encoding"
 		if p.done[t] {
 			state = "encoded "
 		}
-		fmt.Fprintf(&b, "\x1b[2K%s %-20s %12d rows %4d files %10s\n", state, t, p.rows[t], p.files[t], humanBytes(p.bytes[t]))
-		lines++
+		lines = append(lines, fmt.Sprintf("%s %-20s %12d rows %4d files %10s", state, t, p.rows[t], p.files[t], humanBytes(p.bytes[t])))
 	}
 	var dests []string
 	for d := range p.delivered {
@@ -133,8 +133,6 @@ func (p *progress) draw() {
 	if elapsed > 0 {
 		rate = float64(total) / elapsed
 	}
-	fmt.Fprintf(&b, "\x1b[2K%.0f rows/s; files delivered: %s\n", rate, strings.Join(parts, ", "))
-	lines++
-	p.drawn = lines
-	_, _ = io.WriteString(p.w, b.String())
+	lines = append(lines, fmt.Sprintf("%.0f rows/s; files delivered: %s", rate, strings.Join(parts, ", ")))
+	p.screen.draw(lines)
 }

@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/exportd/exportd/internal/job"
 	"github.com/nats-io/nats.go"
+	"golang.org/x/term"
 )
 
 func cmdReexport(args []string) int {
@@ -43,28 +45,21 @@ func cmdReexport(args []string) int {
 	}
 	defer nc.Close()
 
-	// Subscribe before asking, so that no outcome can be missed.
-	outcomes := make(chan *nats.Msg, 64)
-	sub, err := nc.ChanSubscribe(job.OutcomesSubjectPrefix+*account+".*", outcomes)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "exportd reexport: %v\n", err)
-		return 1
+	// Subscribe before asking, so that nothing can be missed; outcomes and
+	// progress share one channel, so that they arrive in the order the
+	// daemon published them.
+	msgs := make(chan *nats.Msg, 256)
+	for _, subject := range []string{job.OutcomesSubjectPrefix + *account + ".*", job.ProgressSubjectPrefix + *account + ".*"} {
+		sub, err := nc.ChanSubscribe(subject, msgs)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "exportd reexport: %v\n", err)
+			return 1
+		}
+		defer sub.Unsubscribe()
 	}
-	defer sub.Unsubscribe()
 
-	body, _ := json.Marshal(job.ReexportRequest{Destinations: dests, Tables: tables, RunID: *runID})
-	msg, err := nc.RequestWithContext(ctx, job.ReexportSubjectPrefix+*account, body)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "exportd reexport: no answer from a daemon: %v\n", err)
-		return 1
-	}
-	var reply job.ReexportReply
-	if err := json.Unmarshal(msg.Data, &reply); err != nil {
-		fmt.Fprintf(os.Stderr, "exportd reexport: unreadable answer: %v\n", err)
-		return 1
-	}
-	if reply.Error != "" {
-		fmt.Fprintf(os.Stderr, "exportd reexport: refused: %s\n", reply.Error)
+	reply, ok := requestReexport(ctx, nc, *account, job.ReexportRequest{Destinations: dests, Tables: tables, RunID: *runID})
+	if !ok {
 		return 1
 	}
 	if reply.Joined {
@@ -75,6 +70,39 @@ func cmdReexport(args []string) int {
 	if !*wait {
 		return 0
 	}
+	var screen *liveLines
+	if term.IsTerminal(int(os.Stdout.Fd())) {
+		s := newLiveLines(os.Stdout)
+		screen = &s
+	}
+	view := newReexportView(os.Stdout, screen, reply.Destinations)
+	return waitReexport(ctx, msgs, reply, view)
+}
+
+// requestReexport asks the daemons for a re-export and prints why when
+// it was not accepted.
+func requestReexport(ctx context.Context, nc *nats.Conn, account string, req job.ReexportRequest) (job.ReexportReply, bool) {
+	var reply job.ReexportReply
+	body, _ := json.Marshal(req)
+	msg, err := nc.RequestWithContext(ctx, job.ReexportSubjectPrefix+account, body)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "exportd reexport: no answer from a daemon: %v\n", err)
+		return reply, false
+	}
+	if err := json.Unmarshal(msg.Data, &reply); err != nil {
+		fmt.Fprintf(os.Stderr, "exportd reexport: unreadable answer: %v\n", err)
+		return reply, false
+	}
+	if reply.Error != "" {
+		fmt.Fprintf(os.Stderr, "exportd reexport: refused: %s\n", reply.Error)
+		return reply, false
+	}
+	return reply, true
+}
+
+// waitReexport shows the job's progress and outcomes until every
+// destination's outcome is final; it returns the exit code.
+func waitReexport(ctx context.Context, msgs <-chan *nats.Msg, reply job.ReexportReply, view *reexportView) int {
 	pending := map[string]bool{}
 	for _, d := range reply.Destinations {
 		pending[d] = true
@@ -85,20 +113,19 @@ func cmdReexport(args []string) int {
 		case <-ctx.Done():
 			fmt.Fprintf(os.Stderr, "exportd reexport: gave up waiting for %d destination(s)\n", len(pending))
 			return 1
-		case m := <-outcomes:
+		case m := <-msgs:
+			if strings.HasPrefix(m.Subject, job.ProgressSubjectPrefix) {
+				var p job.ProgressMessage
+				if json.Unmarshal(m.Data, &p) == nil && p.JobID == reply.JobID {
+					view.progress(p)
+				}
+				continue
+			}
 			var o job.OutcomeMessage
 			if json.Unmarshal(m.Data, &o) != nil || o.JobID != reply.JobID {
 				continue
 			}
-			switch o.Status {
-			case job.StatusCommitted:
-				fmt.Printf("%s: committed %d rows in %d files; receipt %s\n", o.Destination, o.Rows, o.Files, o.Location)
-			case job.StatusRetrying:
-				fmt.Printf("%s: attempt %d failed, will retry: %s\n", o.Destination, o.Attempt, o.Error)
-			case job.StatusWaiting, job.StatusInterrupted:
-				fmt.Printf("%s: %s: %s\n", o.Destination, o.Status, o.Error)
-			default:
-				fmt.Printf("%s: %s: %s\n", o.Destination, o.Status, o.Error)
+			if view.outcome(o) {
 				code = 1
 			}
 			if o.Final {

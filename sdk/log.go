@@ -34,11 +34,17 @@ func newLogHandler(w io.Writer, level slog.Leveler) slog.Handler {
 			if len(groups) > 0 {
 				return a
 			}
+			// A record's own attribute may bear a built-in's name ("time":
+			// "…"); only values of the built-in's kind are the built-in.
 			switch a.Key {
 			case slog.TimeKey:
-				return slog.String("@timestamp", a.Value.Time().UTC().Format("2006-01-02T15:04:05.000000Z07:00"))
+				if a.Value.Kind() == slog.KindTime {
+					return slog.String("@timestamp", a.Value.Time().UTC().Format("2006-01-02T15:04:05.000000Z07:00"))
+				}
 			case slog.LevelKey:
-				return slog.String("@level", hclogLevelName(a.Value.Any().(slog.Level)))
+				if l, ok := a.Value.Any().(slog.Level); ok {
+					return slog.String("@level", hclogLevelName(l))
+				}
 			case slog.MessageKey:
 				return slog.String("@message", a.Value.String())
 			}

@@ -50,7 +50,7 @@ func (x *recordedExport) Commit(ctx context.Context, m sdk.Manifest) (sdk.Receip
 	if err := c.lease.Hold(ctx); err != nil {
 		return sdk.Receipt{}, sdk.Retryable(fmt.Errorf("not committing: %w", err))
 	}
-	intent := state.CommitIntent{Completion: job.s.completion, Run: job.s.event, Time: x.info.Time, Manifest: stateManifest(m)}
+	intent := state.CommitIntent{Completion: job.s.completion, Run: job.s.event, Time: x.info.Time, Manifest: intentManifest(m)}
 	if err := persist(ctx, func(ctx context.Context) error { return job.e.State.RecordIntent(ctx, c.name, intent) }); err != nil {
 		return sdk.Receipt{}, sdk.Retryable(fmt.Errorf("not committing: %w", err))
 	}

@@ -51,6 +51,9 @@ type Engine struct {
 	Clock Clock
 	// Sink, when set, is told every outcome the engine publishes.
 	Sink OutcomeSink
+	// Progress, when set, publishes the progress of long exports; it must
+	// also be the Runner's Observer (progress.go).
+	Progress *Progress
 }
 
 func (e *Engine) clock() Clock {

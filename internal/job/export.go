@@ -111,6 +111,7 @@ func (e *Engine) export(ctx context.Context, s spec) []result {
 		took = e.now().Sub(start)
 		x.conclude(outcomes, took)
 	}
+	x.recordFailures()
 	e.publishResults(s, x.results, took)
 	return x.results
 }
@@ -213,9 +214,12 @@ func (x *jobRun) run() map[string]Outcome {
 		})
 	}
 	out := map[string]Outcome{}
-	for _, o := range x.e.Runner.Run(x.jobCtx, Job{ID: x.s.jobID + "-" + newID("a"), Event: x.s.event, Tables: x.s.tables, Targets: targets}) {
+	job := Job{ID: x.s.jobID + "-" + newID("a"), Event: x.s.event, Tables: x.s.tables, Targets: targets}
+	stopProgress := x.e.Progress.Track(job, x.s.jobID)
+	for _, o := range x.e.Runner.Run(x.jobCtx, job) {
 		out[o.Destination] = o
 	}
+	stopProgress()
 	for _, c := range recommits {
 		out[c.name] = x.recommit(c)
 	}

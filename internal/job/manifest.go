@@ -1,8 +1,11 @@
 package job
 
 import (
+	"slices"
+
 	"github.com/exportd/exportd/internal/parquetw"
 	"github.com/exportd/exportd/internal/schema"
+	"github.com/exportd/exportd/internal/state"
 	"github.com/exportd/exportd/sdk"
 )
 
@@ -34,8 +37,7 @@ func (e *export) recordColumns(t schema.Table) error {
 	return nil
 }
 
-// recordFile notes a finished file. A table's files are finished in the
-// order of their indexes.
+// recordFile notes a finished file.
 func (e *export) recordFile(f parquetw.File) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -53,7 +55,10 @@ func (e *export) manifest(t *target) sdk.Manifest {
 	for _, s := range t.summaries(e.summaries) {
 		tm := sdk.TableManifest{Name: s.Table, Files: s.Files, Rows: s.Rows, Bytes: s.Bytes}
 		if rec := e.encoded[s.Table]; rec != nil && len(rec.files) == s.Files {
-			tm.Columns, tm.FileList = rec.columns, rec.files
+			// Lanes finish files concurrently: the list goes in index order.
+			files := slices.Clone(rec.files)
+			slices.SortFunc(files, func(a, b sdk.ManifestFile) int { return a.Index - b.Index })
+			tm.Columns, tm.FileList = rec.columns, files
 		}
 		m.Tables = append(m.Tables, tm)
 	}
@@ -82,4 +87,26 @@ func maxObjectSize(d sdk.Destination) int64 {
 		return l.MaxObjectSize()
 	}
 	return 0
+}
+
+// maxIntentFiles bounds the file entries a commit intent keeps (about a
+// hundred bytes each) so that it stays well within a KV value's limit
+// (1 MiB by default). A dump with more files keeps none in its intent: a
+// recommit of it cannot describe its files again, and a destination that
+// writes a manifest leaves the one the crashed attempt wrote.
+const maxIntentFiles = 4000
+
+// intentManifest is the manifest a commit intent records.
+func intentManifest(m sdk.Manifest) []state.ManifestTable {
+	out := stateManifest(m)
+	n := 0
+	for _, t := range m.Tables {
+		n += len(t.FileList)
+	}
+	if n > maxIntentFiles {
+		for i := range out {
+			out[i].Columns, out[i].FileList = nil, nil
+		}
+	}
+	return out
 }

@@ -1,5 +1,6 @@
 // Package metrics holds exportd's Prometheus metrics and serves them, with
-// liveness and readiness probes, on the operations endpoint.
+// liveness and readiness probes and whatever handlers the daemon adds (the
+// status report), on the operations endpoint.
 //
 // It observes; it decides nothing.
 package metrics
@@ -157,6 +158,7 @@ type EndpointOption func(*endpointOptions)
 
 type endpointOptions struct {
 	profiling bool
+	handlers  map[string]http.Handler
 }
 
 // WithProfiling serves Go's runtime profiles (CPU, heap, goroutines,
@@ -165,6 +167,17 @@ type endpointOptions struct {
 // process to whoever reaches the endpoint, so it is an operator's opt-in.
 func WithProfiling() EndpointOption {
 	return func(o *endpointOptions) { o.profiling = true }
+}
+
+// WithHandler also serves h for a pattern of net/http's ServeMux, such as
+// "GET /v1/status".
+func WithHandler(pattern string, h http.Handler) EndpointOption {
+	return func(o *endpointOptions) {
+		if o.handlers == nil {
+			o.handlers = map[string]http.Handler{}
+		}
+		o.handlers[pattern] = h
+	}
 }
 
 // Listen binds the operations endpoint: /metrics, /healthz (the process is
@@ -199,6 +212,9 @@ func Listen(addr string, m *Metrics, ready func() error, log *slog.Logger, opts 
 		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
 		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
+	for pattern, h := range o.handlers {
+		mux.Handle(pattern, h)
 	}
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {

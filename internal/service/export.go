@@ -33,6 +33,6 @@ func (s *Service) ExportNow(ctx context.Context, account string, dests []string,
 	if observer != nil {
 		e.Runner.Observer = observer
 	}
-	e.Bus = nil // one-shot exports publish nothing
+	e.Bus, e.Progress = nil, nil // one-shot exports publish nothing
 	return e.ExportNow(ctx, account, dests)
 }

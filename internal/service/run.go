@@ -13,6 +13,7 @@ import (
 
 	"github.com/exportd/exportd/internal/job"
 	"github.com/exportd/exportd/internal/metrics"
+	"github.com/exportd/exportd/internal/status"
 	"github.com/exportd/exportd/internal/trigger"
 	"github.com/nats-io/nats.go"
 )
@@ -26,8 +27,9 @@ func (s *Service) Run(ctx context.Context) error {
 	log := s.Log
 	var ready atomic.Bool
 	var ops *metrics.Server
+	statusEndpoint := status.NewEndpoint()
 	if cfg.HTTP.Listen != "" {
-		var opts []metrics.EndpointOption
+		opts := []metrics.EndpointOption{metrics.WithHandler("GET /v1/status", statusEndpoint)}
 		if cfg.HTTP.Pprof {
 			opts = append(opts, metrics.WithProfiling())
 		}
@@ -51,6 +53,7 @@ func (s *Service) Run(ctx context.Context) error {
 		return err
 	}
 	defer c.close()
+	statusEndpoint.SetReader(s.statusReader(c))
 	// Holding the data directory, this process owns its spool: whatever is
 	// there was left by a crash.
 	if err := os.RemoveAll(spool); err != nil {
@@ -130,6 +133,8 @@ func heartbeat(ackWait time.Duration) time.Duration {
 
 func (s *Service) engine(c *conn, spool string) *job.Engine {
 	cfg := s.Config
+	bus := &trigger.Bus{NC: c.nc, JS: c.js, Stream: cfg.NATS.Stream}
+	progress := job.NewProgress(bus, time.Second, s.Log)
 	return &job.Engine{
 		Config: cfg,
 		Runner: &job.Runner{
@@ -140,15 +145,16 @@ func (s *Service) engine(c *conn, spool string) *job.Engine {
 			PutConcurrency:   cfg.Jobs.PutConcurrency,
 			MaxSpooledFiles:  cfg.Parquet.MaxSpooledFiles,
 			Log:              s.Log,
-			Observer:         s.Metrics,
+			Observer:         job.TeeObserver(s.Metrics, progress),
 			ExporterVersion:  s.Version,
 		},
-		State:   c.state,
-		Catalog: engineCatalog{s.Catalog},
-		Bus:     &trigger.Bus{NC: c.nc, JS: c.js, Stream: cfg.NATS.Stream},
-		Metrics: s.Metrics,
-		Owner:   owner(),
-		Log:     s.Log,
+		State:    c.state,
+		Catalog:  engineCatalog{s.Catalog},
+		Bus:      bus,
+		Metrics:  s.Metrics,
+		Owner:    owner(),
+		Log:      s.Log,
+		Progress: progress,
 	}
 }
 

@@ -31,6 +31,12 @@ type Destination struct {
 	// Intent is the commit in progress, recorded just before the
 	// destination's Commit and cleared once the commit is recorded.
 	Intent *CommitIntent `json:"intent,omitempty"`
+	// Account is the account of the last dump recorded or of the last
+	// failure, for readers that have no configuration (failure.go).
+	Account string `json:"account,omitempty"`
+	// LastFailure is the latest attempt that failed, kept after later
+	// dumps commit (failure.go).
+	LastFailure *Failure `json:"last_failure,omitempty"`
 }
 
 // TableDump locates a table's files in a committed dump.
@@ -167,6 +173,7 @@ func (s *Store) RecordCommit(ctx context.Context, name string, c Commit) error {
 			return cleared, nil
 		}
 		d.LastTime = c.Time
+		d.Account = c.Run.AccountID
 		d.LastRunID = c.Run.RunID
 		d.LastRunCompletedAt = c.Run.CompletedAt
 		d.LastLocation = c.Receipt.Location

@@ -71,6 +71,8 @@ var attributes = []sdk.Attribute{
 		Description: "Most uploads in flight at once for this destination."},
 	{Name: "max_attempts", Type: sdk.TypeInteger, Default: 8, Min: sdk.Bound(1), Max: sdk.Bound(20), OperatorOnly: true,
 		Description: "Attempts per request, the first included. Throttling, 5xx answers and lost connections are retried with exponential backoff."},
+	{Name: "manifest", Type: sdk.TypeBool, Default: false,
+		Description: "Also write <folder>/<T>/_manifest.json with each dump (one more Put Blob), after the data files and before the receipt: every file's key, size, rows and SHA-256, and each table's parquet schema, for loaders that verify a dump."},
 }
 
 // Configure validates a destination's configuration and prepares its

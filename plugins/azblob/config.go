@@ -21,6 +21,7 @@ type settings struct {
 	ClientID        string
 	EncryptionScope string
 	Endpoint        string // the blob service URL, never empty
+	Manifest        bool   // write _manifest.json with each dump
 
 	UploadConcurrency int
 	MaxAttempts       int
@@ -47,6 +48,7 @@ func parseSettings(cfg sdk.Config) (settings, error) {
 		EncryptionScope:   strings.TrimSpace(cfg.String("encryption_scope")),
 		UploadConcurrency: cfg.Int("upload_concurrency", 0),
 		MaxAttempts:       cfg.Int("max_attempts", 0),
+		Manifest:          cfg.Bool("manifest", false),
 	}
 	var err error
 	if !accountName.MatchString(s.Account) {

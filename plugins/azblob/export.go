@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -74,6 +75,9 @@ func (e *export) Commit(ctx context.Context, m sdk.Manifest) (sdk.Receipt, error
 	name := e.d.layout.ReceiptKey()
 	sum := md5.Sum(body)
 	if err := e.d.receipts.Write(ctx, e.info.Time, func(ctx context.Context) error {
+		if err := e.putManifest(ctx, m); err != nil {
+			return err
+		}
 		return e.d.upload(ctx, name, bytes.NewReader(body), int64(len(body)), sum[:], receiptContentType)
 	}); err != nil {
 		return sdk.Receipt{}, err
@@ -81,6 +85,23 @@ func (e *export) Commit(ctx context.Context, m sdk.Manifest) (sdk.Receipt, error
 	location := e.d.s.Endpoint + "/" + e.d.s.Container + "/" + name
 	e.log.Info("dump committed", "receipt", location, "tables", len(m.Tables))
 	return sdk.Receipt{Location: location, Body: body}, nil
+}
+
+// putManifest stores the dump's _manifest.json, when the destination asks
+// for one: one more Put Blob, after every data file, before the receipt.
+func (e *export) putManifest(ctx context.Context, m sdk.Manifest) error {
+	if !e.d.s.Manifest {
+		return nil
+	}
+	body, err := e.d.layout.ManifestBody(e.info, m)
+	if err != nil || body == nil {
+		return err
+	}
+	sum := md5.Sum(body)
+	if err := e.d.upload(ctx, e.d.layout.ManifestKey(e.info.Time), bytes.NewReader(body), int64(len(body)), sum[:], receiptContentType); err != nil {
+		return fmt.Errorf("store manifest: %w", err)
+	}
+	return nil
 }
 
 // Abort gives the export up. Every file went up in one Put Blob, so no

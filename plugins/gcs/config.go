@@ -22,6 +22,7 @@ type settings struct {
 	KMSKeyName             string
 	Endpoint               string // empty: Google's
 	IAMCredentialsEndpoint string // empty: Google's
+	Manifest               bool   // write _manifest.json with each dump
 
 	UploadConcurrency int
 	MaxAttempts       int
@@ -44,6 +45,7 @@ func parseSettings(cfg sdk.Config) (settings, error) {
 		KMSKeyName:        strings.TrimSpace(cfg.String("kms_key_name")),
 		UploadConcurrency: cfg.Int("upload_concurrency", 0),
 		MaxAttempts:       cfg.Int("max_attempts", 0),
+		Manifest:          cfg.Bool("manifest", false),
 	}
 	var err error
 	if err := checkBucket(s.Bucket); err != nil {

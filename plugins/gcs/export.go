@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
+	"fmt"
 	"hash/crc32"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/exportd/exportd/sdk"
@@ -78,12 +80,43 @@ func (e *export) Commit(ctx context.Context, m sdk.Manifest) (sdk.Receipt, error
 	sum := md5.Sum(body)
 	o := object{name: name, body: bytes.NewReader(body), size: int64(len(body)),
 		crc32c: crc32.Checksum(body, castagnoli), md5: sum[:], contentType: receiptContentType}
-	if err := e.d.receipts.Write(ctx, e.info.Time, func(ctx context.Context) error { return e.d.upload(ctx, o) }); err != nil {
+	if err := e.d.receipts.Write(ctx, e.info.Time, func(ctx context.Context) error {
+		if err := e.putManifest(ctx, m); err != nil {
+			return err
+		}
+		return e.d.upload(ctx, o)
+	}); err != nil {
 		return sdk.Receipt{}, err
 	}
 	location := "gs://" + e.d.s.Bucket + "/" + name
 	e.log.Info("dump committed", "receipt", location, "tables", len(m.Tables))
 	return sdk.Receipt{Location: location, Body: body}, nil
+}
+
+// putManifest stores the dump's _manifest.json, when the destination asks
+// for one: after every data file, before the receipt. It is created, never
+// replaced (no delete permission is needed); on a recommit the crashed
+// attempt may have stored it already, which is as good.
+func (e *export) putManifest(ctx context.Context, m sdk.Manifest) error {
+	if !e.d.s.Manifest {
+		return nil
+	}
+	body, err := e.d.layout.ManifestBody(e.info, m)
+	if err != nil || body == nil {
+		return err
+	}
+	sum := md5.Sum(body)
+	o := object{name: e.d.layout.ManifestKey(e.info.Time), body: bytes.NewReader(body), size: int64(len(body)),
+		crc32c: crc32.Checksum(body, castagnoli), md5: sum[:], contentType: receiptContentType, createOnly: true}
+	err = e.d.upload(ctx, o)
+	if err != nil && e.info.Recommit && httpCode(err) == http.StatusPreconditionFailed {
+		e.log.Info("manifest already stored by the attempt being recommitted", "object", o.name)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("store manifest: %w", err)
+	}
+	return nil
 }
 
 // Abort gives the export up. Every file went up in one request, so there

@@ -73,6 +73,9 @@ func (e *export) Commit(ctx context.Context, m sdk.Manifest) (sdk.Receipt, error
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return sdk.Receipt{}, fmt.Errorf("read previous receipt: %w", err)
 	}
+	if err := e.writeManifest(ctx, m); err != nil {
+		return sdk.Receipt{}, err
+	}
 	body := e.d.layout.NewReceipt(e.info.Time, m).Marshal()
 	placed, err := e.d.tree.write(ctx, key, func(w io.Writer) error {
 		_, err := w.Write(body)
@@ -85,6 +88,33 @@ func (e *export) Commit(ctx context.Context, m sdk.Manifest) (sdk.Receipt, error
 		e.d.log.Warn("receipt is in place but may not survive a power loss", "receipt", path, "error", err)
 	}
 	return sdk.Receipt{Location: path, Body: body}, nil
+}
+
+// writeManifest writes the dump's _manifest.json, when the destination
+// asks for one: after every data file, before the receipt.
+func (e *export) writeManifest(ctx context.Context, m sdk.Manifest) error {
+	if !e.d.manifest {
+		return nil
+	}
+	body, err := e.d.layout.ManifestBody(e.info, m)
+	if err != nil || body == nil {
+		return err
+	}
+	key := e.d.layout.ManifestKey(e.info.Time)
+	placed, err := e.d.tree.write(ctx, key, func(w io.Writer) error {
+		_, err := w.Write(body)
+		return err
+	})
+	if placed && !e.info.Recommit {
+		// A recommit's manifest is the crashed attempt's too: Abort leaves it.
+		e.mu.Lock()
+		e.written = append(e.written, key)
+		e.mu.Unlock()
+	}
+	if err != nil {
+		return fmt.Errorf("write manifest: %w", err)
+	}
+	return nil
 }
 
 // Abort removes the files this export delivered and the folders it left

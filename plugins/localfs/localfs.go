@@ -49,6 +49,8 @@ func (Plugin) Schema() sdk.Schema {
 				Description: "Sync every file and directory to disk before reporting it delivered."},
 			{Name: "mode", Type: sdk.TypeString, Default: "0640", OperatorOnly: true,
 				Description: `Permissions of the files written, in octal; folders get the same plus search permission wherever files are readable ("0640" gives "0750"). Owner read and write are required; write for others is refused.`},
+			{Name: "manifest", Type: sdk.TypeBool, Default: false,
+				Description: "Also write <folder>/<T>/_manifest.json with each dump, after the data files and before the receipt: every file's key, size, rows and SHA-256, and each table's parquet schema, for loaders that verify a dump."},
 		},
 	}
 }
@@ -83,6 +85,7 @@ func (Plugin) Configure(_ context.Context, d sdk.DestinationInfo, cfg sdk.Config
 			fsync:    cfg.Bool("fsync", false),
 			syncDir:  syncFile,
 		},
+		manifest: cfg.Bool("manifest", false),
 	}, nil
 }
 
@@ -113,6 +116,8 @@ type destination struct {
 	log    *slog.Logger
 	layout legacylayout.Layout
 	tree   *tree
+	// manifest: write _manifest.json with each dump.
+	manifest bool
 	// commitMu makes reading the previous receipt and replacing it one
 	// step, so that two exports committing at once cannot leave the older
 	// receipt in place.

@@ -26,6 +26,8 @@ type settings struct {
 	Endpoint    string
 	PathStyle   bool
 	STSEndpoint string
+	// Manifest: write _manifest.json with each dump.
+	Manifest bool
 
 	UploadConcurrency int
 	MaxAttempts       int
@@ -61,6 +63,7 @@ func parseSettings(cfg sdk.Config, account string) (settings, error) {
 		PathStyle:         cfg.Bool("path_style", false),
 		UploadConcurrency: cfg.Int("upload_concurrency", 0),
 		MaxAttempts:       cfg.Int("max_attempts", 0),
+		Manifest:          cfg.Bool("manifest", false),
 	}
 	if cfg.Has("external_id") {
 		s.ExternalID = cfg.String("external_id")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync"
@@ -105,7 +106,12 @@ func (e *export) Commit(ctx context.Context, m sdk.Manifest) (sdk.Receipt, error
 	key := e.d.layout.ReceiptKey()
 	sum := sha256.Sum256(body)
 	obj := object{key: key, body: bytes.NewReader(body), size: int64(len(body)), sha256: sum[:], contentType: receiptContentType}
-	if err := e.d.receipts.Write(ctx, e.info.Time, func(ctx context.Context) error { return e.d.put(ctx, e.creds, obj) }); err != nil {
+	if err := e.d.receipts.Write(ctx, e.info.Time, func(ctx context.Context) error {
+		if err := e.putManifest(ctx, m); err != nil {
+			return err
+		}
+		return e.d.put(ctx, e.creds, obj)
+	}); err != nil {
 		return sdk.Receipt{}, err
 	}
 	files := 0
@@ -115,6 +121,25 @@ func (e *export) Commit(ctx context.Context, m sdk.Manifest) (sdk.Receipt, error
 	location := "s3://" + e.d.s.Bucket + "/" + key
 	e.log.Info("dump committed", "receipt", location, "tables", len(m.Tables), "files", files)
 	return sdk.Receipt{Location: location, Body: body}, nil
+}
+
+// putManifest stores the dump's _manifest.json, when the destination
+// asks for one: one more PutObject, after every data file and before the
+// receipt, with the same headers.
+func (e *export) putManifest(ctx context.Context, m sdk.Manifest) error {
+	if !e.d.s.Manifest {
+		return nil
+	}
+	body, err := e.d.layout.ManifestBody(e.info, m)
+	if err != nil || body == nil {
+		return err
+	}
+	sum := sha256.Sum256(body)
+	key := e.d.layout.ManifestKey(e.info.Time)
+	if err := e.d.put(ctx, e.creds, object{key: key, body: bytes.NewReader(body), size: int64(len(body)), sha256: sum[:], contentType: receiptContentType}); err != nil {
+		return fmt.Errorf("put manifest: %w", err)
+	}
+	return nil
 }
 
 // Abort gives the export up. Every file went up in one PutObject, so no

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -54,14 +53,6 @@ func configureLogged(t testing.TB, p *Plugin, cfg map[string]any, log *slog.Logg
 		t.Fatalf("Configure: %v", err)
 	}
 	return d.(*destination)
-}
-
-type testLog struct{ t testing.TB }
-
-func (w testLog) Write(p []byte) (int, error) {
-	defer func() { _ = recover() }() // a log line after the test ended
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
 }
 
 func testContext(t testing.TB) context.Context {

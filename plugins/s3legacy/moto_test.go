@@ -42,7 +42,7 @@ func launch(t *testing.T, env []string) *host.Client {
 	c, err := host.Launch(ctx, host.LaunchConfig{
 		Path:   pluginBinary(t),
 		Env:    env,
-		Logger: slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger: slog.New(slog.NewTextHandler(destinationtest.TestLogWriter(t), &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -2,19 +2,21 @@ package s3legacy
 
 import (
 	"bytes"
+	"io"
 	"log/slog"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/exportd/exportd/internal/testsupport"
+	"github.com/exportd/exportd/sdk/destinationtest"
 	"github.com/exportd/exportd/sdk/legacylayout"
 )
 
 // lockedLog collects log lines from several goroutines and passes them on
 // to the test's log.
 type lockedLog struct {
-	t   testing.TB
+	t   io.Writer // destinationtest.TestLogWriter
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
@@ -23,7 +25,7 @@ func (l *lockedLog) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	l.buf.Write(p)
 	l.mu.Unlock()
-	return testLog{l.t}.Write(p)
+	return l.t.Write(p)
 }
 
 func (l *lockedLog) String() string {
@@ -46,7 +48,7 @@ func TestRegionLearntByConcurrentUploads(t *testing.T) {
 		k, v, _ := strings.Cut(kv, "=")
 		t.Setenv(k, v)
 	}
-	logs := &lockedLog{t: t}
+	logs := &lockedLog{t: destinationtest.TestLogWriter(t)}
 	cfg := motoConfig(m, c, map[string]any{"endpoint": proxy.URL, "upload_concurrency": 4, "folder": "dumps"})
 	delete(cfg, "region")
 	d := configureLogged(t, testPlugin(t, nil), cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))

@@ -2,8 +2,10 @@ package destinationtest
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/exportd/exportd/sdk"
@@ -33,14 +35,37 @@ func Configure(ctx context.Context, t testing.TB, p sdk.Plugin, info sdk.Destina
 // TestLogger returns a logger that writes into the test's log, at debug
 // level. Records logged after the test ended are dropped.
 func TestLogger(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	return slog.New(slog.NewTextHandler(TestLogWriter(t), &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
-type testWriter struct{ t testing.TB }
+// TestLogWriter returns a writer that logs each write as a line of t's
+// log until t ends, and discards what comes later (a plugin's goroutines,
+// or a child process's standard error, may outlive the test).
+func TestLogWriter(t testing.TB) io.Writer {
+	w := &testWriter{t: t}
+	t.Cleanup(func() {
+		w.mu.Lock()
+		w.done = true
+		w.mu.Unlock()
+	})
+	return w
+}
 
-func (w testWriter) Write(p []byte) (int, error) {
-	defer func() { _ = recover() }() // a record after the test ended
-	w.t.Log(strings.TrimRight(string(p), "\n"))
+// testWriter writes log lines to the test's log until the test ends: a
+// plugin's goroutines may still log afterwards, which the testing package
+// does not allow.
+type testWriter struct {
+	t    testing.TB
+	mu   sync.Mutex
+	done bool
+}
+
+func (w *testWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done {
+		w.t.Log(strings.TrimRight(string(p), "\n"))
+	}
 	return len(p), nil
 }
 
