@@ -20,7 +20,7 @@ func (x *jobRun) recordFailures() {
 		}
 		// A queued re-export naming another account's destination (only a
 		// forged one can) must not write into that destination's record.
-		if cfg, ok := x.e.Config.Destination(r.dest); !ok || cfg.Account != x.s.event.AccountID {
+		if _, ok := x.s.set.Lookup(r.dest); !ok {
 			continue
 		}
 		f := state.Failure{
