@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -25,8 +26,9 @@ import (
 type NATSCluster struct {
 	Nodes []*NATSClusterNode
 
-	bin string
-	tb  testing.TB
+	bin  string
+	tb   testing.TB
+	opts NATSClusterOptions
 }
 
 // NATSClusterNode is one server of a NATSCluster.
@@ -38,6 +40,7 @@ type NATSClusterNode struct {
 	URL         string
 	clientPort  int
 	clusterPort int
+	httpPort    int
 	dir         string
 
 	mu      sync.Mutex
@@ -53,6 +56,16 @@ type NATSClusterOptions struct {
 	// JetStream has elected its meta leader: the moment at which a cluster
 	// that has just been started is least ready.
 	NoWait bool
+	// ConfigFile, if set, is given to every node (-c); the helper's flags
+	// (addresses, ports, routes, store, name) override what it says about
+	// them, so that a production configuration can run on loopback.
+	ConfigFile string
+	// Env is added to the nodes' environment, for the variables a
+	// configuration file refers to.
+	Env []string
+	// Client signs the helper's own connections in, when the
+	// configuration requires it; they must reach JetStream's API.
+	Client []nats.Option
 }
 
 // StartNATSCluster builds nats-server (from the module cache, at the
@@ -64,7 +77,7 @@ func StartNATSCluster(tb testing.TB, o NATSClusterOptions) *NATSCluster {
 	if o.Nodes == 0 {
 		o.Nodes = 3
 	}
-	c := &NATSCluster{bin: Binary(tb, natsServerPackage, "nats-server"), tb: tb}
+	c := &NATSCluster{bin: Binary(tb, natsServerPackage, "nats-server"), tb: tb, opts: o}
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
 		if lastErr = c.start(tb.TempDir(), o.Nodes); lastErr == nil {
@@ -89,7 +102,7 @@ func StartNATSCluster(tb testing.TB, o NATSClusterOptions) *NATSCluster {
 // start picks ports for n nodes and starts them, waiting until each
 // accepts clients.
 func (c *NATSCluster) start(dir string, n int) error {
-	ports, err := loopbackPorts(2 * n)
+	ports, err := loopbackPorts(3 * n)
 	if err != nil {
 		return err
 	}
@@ -97,11 +110,12 @@ func (c *NATSCluster) start(dir string, n int) error {
 	for i := range c.Nodes {
 		c.Nodes[i] = &NATSClusterNode{
 			Name:        fmt.Sprintf("n%d", i+1),
-			clientPort:  ports[2*i],
-			clusterPort: ports[2*i+1],
+			clientPort:  ports[3*i],
+			clusterPort: ports[3*i+1],
+			httpPort:    ports[3*i+2],
 			dir:         filepath.Join(dir, fmt.Sprintf("n%d", i+1)),
 		}
-		c.Nodes[i].URL = fmt.Sprintf("nats://127.0.0.1:%d", ports[2*i])
+		c.Nodes[i].URL = fmt.Sprintf("nats://127.0.0.1:%d", ports[3*i])
 	}
 	for i := range c.Nodes {
 		if err := c.launch(i); err != nil {
@@ -111,7 +125,7 @@ func (c *NATSCluster) start(dir string, n int) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for _, nd := range c.Nodes {
-		if err := nd.waitClients(ctx); err != nil {
+		if err := c.waitClients(ctx, nd); err != nil {
 			return err
 		}
 	}
@@ -148,13 +162,19 @@ func (c *NATSCluster) launch(i int) error {
 			routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", other.clusterPort))
 		}
 	}
-	cmd := exec.Command(c.bin,
+	var args []string
+	if c.opts.ConfigFile != "" {
+		args = append(args, "-c", c.opts.ConfigFile, "-m", strconv.Itoa(nd.httpPort))
+	}
+	args = append(args,
 		"-a", "127.0.0.1", "-p", strconv.Itoa(nd.clientPort),
 		"-server_name", nd.Name,
 		"-cluster_name", "exportd-test",
 		"-cluster", fmt.Sprintf("nats://127.0.0.1:%d", nd.clusterPort),
 		"-routes", strings.Join(routes, ","),
 		"-js", "-sd", filepath.Join(nd.dir, "store"))
+	cmd := exec.Command(c.bin, args...)
+	cmd.Env = append(os.Environ(), c.opts.Env...)
 	nd.mu.Lock()
 	defer nd.mu.Unlock()
 	nd.started++
@@ -166,10 +186,15 @@ func (c *NATSCluster) launch(i int) error {
 	return nil
 }
 
+// dial connects to one node as the helper.
+func (c *NATSCluster) dial(nd *NATSClusterNode) (*nats.Conn, error) {
+	return nats.Connect(nd.URL, append([]nats.Option{nats.Timeout(time.Second), nats.NoReconnect()}, c.opts.Client...)...)
+}
+
 // waitClients waits until the node accepts a client connection.
-func (nd *NATSClusterNode) waitClients(ctx context.Context) error {
+func (c *NATSCluster) waitClients(ctx context.Context, nd *NATSClusterNode) error {
 	for {
-		nc, err := nats.Connect(nd.URL, nats.Timeout(time.Second))
+		nc, err := c.dial(nd)
 		if err == nil {
 			nc.Close()
 			return nil
@@ -179,7 +204,7 @@ func (nd *NATSClusterNode) waitClients(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%s did not accept clients on %s: %w (last: %v)", nd.Name, nd.URL, ctx.Err(), err)
+			return fmt.Errorf("%s did not accept clients on %s: %w (last: %v); its log:\n%s", nd.Name, nd.URL, ctx.Err(), err, nd.process().logTail())
 		case <-time.After(25 * time.Millisecond):
 		}
 	}
@@ -231,7 +256,7 @@ func (c *NATSCluster) Restart(i int) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := c.Nodes[i].waitClients(ctx); err != nil {
+	if err := c.waitClients(ctx, c.Nodes[i]); err != nil {
 		c.tb.Fatal(err)
 	}
 }
@@ -284,7 +309,7 @@ func (c *NATSCluster) WaitJetStream(ctx context.Context) error {
 // request sends a JetStream API request to one node and decodes the
 // answer.
 func (c *NATSCluster) request(ctx context.Context, nd *NATSClusterNode, subject string, v any) error {
-	nc, err := nats.Connect(nd.URL, nats.Timeout(time.Second))
+	nc, err := c.dial(nd)
 	if err != nil {
 		return err
 	}
