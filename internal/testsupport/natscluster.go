@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -162,17 +163,25 @@ func (c *NATSCluster) launch(i int) error {
 			routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", other.clusterPort))
 		}
 	}
-	var args []string
-	if c.opts.ConfigFile != "" {
-		args = append(args, "-c", c.opts.ConfigFile, "-m", strconv.Itoa(nd.httpPort))
-	}
-	args = append(args,
-		"-a", "127.0.0.1", "-p", strconv.Itoa(nd.clientPort),
+	store := filepath.Join(nd.dir, "store")
+	args := []string{"-a", "127.0.0.1", "-p", strconv.Itoa(nd.clientPort),
 		"-server_name", nd.Name,
 		"-cluster_name", "exportd-test",
 		"-cluster", fmt.Sprintf("nats://127.0.0.1:%d", nd.clusterPort),
 		"-routes", strings.Join(routes, ","),
-		"-js", "-sd", filepath.Join(nd.dir, "store"))
+		"-js"}
+	if c.opts.ConfigFile != "" {
+		// nats-server refuses a store directory given both in the file
+		// and on the command line: the node runs a copy of the file
+		// naming its own.
+		conf, err := nodeConfig(c.opts.ConfigFile, nd.dir, store)
+		if err != nil {
+			return err
+		}
+		args = append(args, "-c", conf, "-m", strconv.Itoa(nd.httpPort))
+	} else {
+		args = append(args, "-sd", store)
+	}
 	cmd := exec.Command(c.bin, args...)
 	cmd.Env = append(os.Environ(), c.opts.Env...)
 	nd.mu.Lock()
@@ -189,6 +198,28 @@ func (c *NATSCluster) launch(i int) error {
 // dial connects to one node as the helper.
 func (c *NATSCluster) dial(nd *NATSClusterNode) (*nats.Conn, error) {
 	return nats.Connect(nd.URL, append([]nats.Option{nats.Timeout(time.Second), nats.NoReconnect()}, c.opts.Client...)...)
+}
+
+// storeDirSetting is a store_dir line of a nats-server configuration.
+var storeDirSetting = regexp.MustCompile(`(?m)^(\s*store_dir\s*[:=]\s*).*$`)
+
+// nodeConfig copies a configuration file into dir with store as its
+// JetStream store directory and returns the copy's path.
+func nodeConfig(file, dir, store string) (string, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", err
+	}
+	if !storeDirSetting.Match(b) {
+		b = append(b, fmt.Sprintf("\njetstream { store_dir: %q }\n", store)...)
+	} else {
+		b = storeDirSetting.ReplaceAll(b, []byte("${1}"+strconv.Quote(store)))
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	conf := filepath.Join(dir, filepath.Base(file))
+	return conf, os.WriteFile(conf, b, 0o600)
 }
 
 // waitClients waits until the node accepts a client connection.
