@@ -97,44 +97,57 @@ func (s *Service) connect(ctx context.Context, name string, allowShared bool) (*
 			return nil, err
 		}
 	}
-	limit := daemonStartup
-	if allowShared {
-		limit = commandStartup
-	}
-	sctx, cancel := context.WithTimeout(ctx, limit)
-	defer cancel()
-	err := jsretry.Startup(sctx, s.Log, "connect", func(ctx context.Context) error {
-		nc, err := trigger.Connect(ctx, opts)
-		c.nc = nc
-		return err
-	})
-	if err != nil {
-		c.close()
-		return nil, err
-	}
-	if c.js, err = jetstream.New(c.nc); err != nil {
-		c.close()
-		return nil, err
-	}
-	c.state, err = state.Open(sctx, c.js, state.Options{
-		Prefix:   cfg.NATS.KVPrefix,
-		Replicas: cfg.NATS.Replicas,
-		LeaseTTL: cfg.Jobs.LeaseTTL,
-		RetryFor: state.RetryBound(cfg.Jobs.LeaseTTL, cfg.Jobs.AckWait),
-		Logger:   s.Log,
-	})
-	if err != nil {
+	if err := s.attach(ctx, c, opts, allowShared); err != nil {
 		c.close()
 		return nil, err
 	}
 	return c, nil
 }
 
-// How long start-up waits for NATS. A daemon waits for a cluster that is
-// forming or electing leaders, for a node that is down to come back when
-// new buckets need all three, and for replicas starting at the same moment
-// to agree on each bucket, logging its progress; systemd restarts it if
-// that is not enough. A command, which someone waits for, gives up sooner.
+// attach connects c to NATS and opens the shared state, within the
+// start-up bound of a daemon or of a command.
+func (s *Service) attach(ctx context.Context, c *conn, opts trigger.ConnectOptions, command bool) error {
+	cfg := s.Config
+	limit := daemonStartup
+	if command {
+		limit = commandStartup
+	}
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	dial := func(ctx context.Context) error {
+		nc, err := trigger.Connect(ctx, opts)
+		c.nc = nc
+		return err
+	}
+	var err error
+	if command {
+		err = dial(ctx) // a command says at once that NATS is out of reach
+	} else {
+		err = jsretry.Startup(ctx, s.Log, "connect", dial)
+	}
+	if err != nil {
+		return err
+	}
+	if c.js, err = jetstream.New(c.nc); err != nil {
+		return err
+	}
+	c.state, err = state.Open(ctx, c.js, state.Options{
+		Prefix:   cfg.NATS.KVPrefix,
+		Replicas: cfg.NATS.Replicas,
+		LeaseTTL: cfg.Jobs.LeaseTTL,
+		RetryFor: state.RetryBound(cfg.Jobs.LeaseTTL, cfg.Jobs.AckWait),
+		Logger:   s.Log,
+	})
+	return err
+}
+
+// How long start-up waits for NATS. A daemon waits for NATS to be
+// reachable, for a cluster that is forming or electing leaders, for a node
+// that is down to come back when new buckets need all three, and for
+// replicas starting at the same moment to agree on each bucket, logging its
+// progress; systemd restarts it if that is not enough. A command, which
+// someone waits for, fails at once when NATS is out of reach and gives up
+// sooner on the rest.
 const (
 	daemonStartup  = 3 * time.Minute
 	commandStartup = 30 * time.Second
