@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -27,9 +28,13 @@ type leaderReader struct {
 }
 
 func newLeaderReader(js jetstream.JetStream) leaderReader {
-	api := js.Options().APIPrefix
-	if api == "" {
-		api = jetstream.DefaultAPIPrefix
+	o := js.Options()
+	api := jetstream.DefaultAPIPrefix
+	switch {
+	case o.Domain != "":
+		api = "$JS." + o.Domain + ".API."
+	case o.APIPrefix != "":
+		api = strings.TrimSuffix(o.APIPrefix, ".") + "."
 	}
 	return leaderReader{nc: js.Conn(), api: api}
 }

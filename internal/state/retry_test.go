@@ -268,3 +268,26 @@ func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
 }
+
+func TestLeaderReaderAPIPrefix(t *testing.T) {
+	nc, _ := testsupport.StartNATS(t).Connect(t)
+	plain, _ := jetstream.New(nc)
+	domain, _ := jetstream.NewWithDomain(nc, "hub")
+	prefix, _ := jetstream.NewWithAPIPrefix(nc, "$JS.acme.API")
+	tests := []struct {
+		name string
+		js   jetstream.JetStream
+		want string
+	}{
+		{name: "default", js: plain, want: "$JS.API."},
+		{name: "domain", js: domain, want: "$JS.hub.API."},
+		{name: "prefix", js: prefix, want: "$JS.acme.API."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := newLeaderReader(tt.js).api; got != tt.want {
+				t.Fatalf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
