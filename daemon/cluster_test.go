@@ -141,6 +141,7 @@ func (c *jsCluster) store() *state.Store {
 // on a fresh cluster with one node down, where three replicas of each
 // bucket cannot be placed until the node is back, which they wait for.
 func TestClusterStartTogether(t *testing.T) {
+	t.Parallel() // mostly waits for JetStream
 	t.Run("three replicas, cluster just started", func(t *testing.T) {
 		c := newJSCluster(t, testsupport.NATSClusterOptions{NoWait: true}, []string{"acme"})
 		c.startTogether(3, 2*time.Minute)
@@ -267,6 +268,7 @@ func testLeaderKilled(t *testing.T, stream string) {
 		c.checkLatestDump(ctx, st, a, runOf(a, 2).RunID)
 	}
 	c.checkNoErrors(c.replicas)
+	checkNoConcurrentExports(t, c.replicas)
 	if os.Getenv("EXPORTD_TEST_SHOW_LOGS") == "" {
 		for i, d := range c.replicas {
 			for _, line := range strings.Split(d.out.String(), "\n") {
