@@ -56,6 +56,7 @@ type apiFlags struct {
 	config  *string
 	url     *string
 	creds   *string
+	nkey    *string
 	timeout *time.Duration
 	json    *bool
 }
@@ -65,6 +66,7 @@ func newAPIFlags(fs *flag.FlagSet) apiFlags {
 		config:  fs.String("config", "", "configuration `file` whose NATS to use"),
 		url:     fs.String("nats", "", "NATS `url` (overrides the configuration)"),
 		creds:   fs.String("creds", "", "NATS credentials `file` to sign in with (overrides the configuration's): the user allowed to use the API"),
+		nkey:    fs.String("nkey", "", "NATS nkey seed `file` to sign in with (overrides the configuration's): the user allowed to use the API"),
 		timeout: fs.Duration("timeout", 90*time.Second, "how long to wait for the answer"),
 		json:    fs.Bool("json", false, "print the daemon's answer as JSON"),
 	}
@@ -78,12 +80,16 @@ func (f apiFlags) call(op string, req any) (registry.Reply, bool) {
 		fmt.Fprintf(os.Stderr, "exportd destinations %s: %v\n", op, err)
 		return registry.Reply{}, false
 	}
-	if *f.creds != "" {
+	if *f.creds != "" && *f.nkey != "" {
+		fmt.Fprintf(os.Stderr, "exportd destinations %s: give -creds or -nkey, not both\n", op)
+		return registry.Reply{}, false
+	}
+	if *f.creds != "" || *f.nkey != "" {
 		c := config.Config{}
 		if cfg != nil {
 			c = *cfg
 		}
-		c.NATS.CredentialsFile, c.NATS.Token, c.NATS.NKeyFile = *f.creds, "", ""
+		c.NATS.CredentialsFile, c.NATS.Token, c.NATS.NKeyFile = *f.creds, "", *f.nkey
 		cfg = &c
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *f.timeout)

@@ -184,13 +184,20 @@ var logLine = regexp.MustCompile(`^time=(\S+) level=\w+ msg="export (started|com
 // exports of one destination ever overlapped in time.
 func (c *cluster) checkNoConcurrentExports() {
 	c.t.Helper()
+	checkNoConcurrentExports(c.t, c.replicas)
+}
+
+// checkNoConcurrentExports reads the logs of replicas and fails if two
+// exports of one destination ever overlapped in time.
+func checkNoConcurrentExports(t *testing.T, replicas []*daemon) {
+	t.Helper()
 	type mark struct {
 		at    time.Time
 		start bool
 		job   string
 	}
 	marks := map[string][]mark{}
-	for _, d := range c.replicas {
+	for _, d := range replicas {
 		for _, line := range strings.Split(d.out.String(), "\n") {
 			m := logLine.FindStringSubmatch(line)
 			if m == nil {
@@ -198,7 +205,7 @@ func (c *cluster) checkNoConcurrentExports() {
 			}
 			at, err := time.Parse(time.RFC3339Nano, m[1])
 			if err != nil {
-				c.t.Fatal(err)
+				t.Fatal(err)
 			}
 			marks[m[4]] = append(marks[m[4]], mark{at: at, start: m[2] == "started", job: m[3]})
 		}
@@ -214,7 +221,7 @@ func (c *cluster) checkNoConcurrentExports() {
 		for _, m := range ms {
 			switch {
 			case m.start && open != "":
-				c.t.Fatalf("%s: job %s started at %v while job %s was exporting", dest, m.job, m.at, open)
+				t.Fatalf("%s: job %s started at %v while job %s was exporting", dest, m.job, m.at, open)
 			case m.start:
 				open = m.job
 			case m.job == open:

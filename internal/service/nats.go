@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/exportd/exportd/internal/job"
+	"github.com/exportd/exportd/internal/jsretry"
 	"github.com/exportd/exportd/internal/state"
 	"github.com/exportd/exportd/internal/trigger"
 	"github.com/nats-io/nats.go"
@@ -95,28 +97,74 @@ func (s *Service) connect(ctx context.Context, name string, allowShared bool) (*
 			return nil, err
 		}
 	}
-	nc, err := trigger.Connect(ctx, opts)
-	if err != nil {
-		c.close()
-		return nil, err
-	}
-	c.nc = nc
-	if c.js, err = jetstream.New(nc); err != nil {
-		c.close()
-		return nil, err
-	}
-	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	c.state, err = state.Open(sctx, c.js, state.Options{
-		Prefix:   cfg.NATS.KVPrefix,
-		Replicas: cfg.NATS.Replicas,
-		LeaseTTL: cfg.Jobs.LeaseTTL,
-	})
-	if err != nil {
+	if err := s.attach(ctx, c, opts, allowShared); err != nil {
 		c.close()
 		return nil, err
 	}
 	return c, nil
+}
+
+// attach connects c to NATS and opens the shared state, within the
+// start-up bound of a daemon or of a command.
+func (s *Service) attach(ctx context.Context, c *conn, opts trigger.ConnectOptions, command bool) error {
+	cfg := s.Config
+	limit := daemonStartup
+	if command {
+		limit = commandStartup
+	}
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	dial := func(ctx context.Context) error {
+		nc, err := trigger.Connect(ctx, opts)
+		c.nc = nc
+		return err
+	}
+	var err error
+	if command {
+		err = dial(ctx) // a command says at once that NATS is out of reach
+	} else {
+		err = jsretry.Startup(ctx, s.Log, "connect", dial)
+	}
+	if err != nil {
+		return err
+	}
+	if c.js, err = jetstream.New(c.nc); err != nil {
+		return err
+	}
+	c.state, err = state.Open(ctx, c.js, state.Options{
+		Prefix:   cfg.NATS.KVPrefix,
+		Replicas: cfg.NATS.Replicas,
+		LeaseTTL: cfg.Jobs.LeaseTTL,
+		RetryFor: state.RetryBound(cfg.Jobs.LeaseTTL, cfg.Jobs.AckWait),
+		Logger:   s.Log,
+	})
+	return err
+}
+
+// How long start-up waits for NATS. A daemon waits for NATS to be
+// reachable, for a cluster that is forming or electing leaders, for a node
+// that is down to come back when new buckets need all three, and for
+// replicas starting at the same moment to agree on each bucket, logging its
+// progress; systemd restarts it if that is not enough. A command, which
+// someone waits for, fails at once when NATS is out of reach and gives up
+// sooner on the rest.
+const (
+	daemonStartup  = 3 * time.Minute
+	commandStartup = 30 * time.Second
+)
+
+// setupStream creates or updates the event stream and the durable
+// consumer, retrying as start-up does.
+func (s *Service) setupStream(ctx context.Context, c *conn) (jetstream.Consumer, error) {
+	sctx, cancel := context.WithTimeout(ctx, daemonStartup)
+	defer cancel()
+	var cons jetstream.Consumer
+	err := jsretry.Startup(sctx, s.Log, "stream "+s.Config.NATS.Stream, func(ctx context.Context) error {
+		var err error
+		cons, err = trigger.Setup(ctx, c.js, s.Config.NATS, s.Config.Jobs, job.QueueSubjectPrefix+">")
+		return err
+	})
+	return cons, err
 }
 
 // startEmbedded starts the embedded NATS server in the data directory,

@@ -8,6 +8,7 @@ import (
 
 	"github.com/exportd/exportd/internal/config"
 	"github.com/exportd/exportd/internal/job"
+	"github.com/exportd/exportd/internal/jsretry"
 	"github.com/exportd/exportd/internal/notify"
 	"github.com/exportd/exportd/internal/trigger"
 	"github.com/nats-io/nats.go/jetstream"
@@ -111,10 +112,14 @@ func (s *Service) startNotifier(ctx context.Context, c *conn) (*notify.Dispatche
 	}
 	var history *notify.History
 	if slices.ContainsFunc(cfg.Notify, func(n config.Notify) bool { return slices.Contains(n.Events, config.NotifyRecovered) }) {
-		hctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		hctx, cancel := context.WithTimeout(ctx, daemonStartup)
 		defer cancel()
-		var err error
-		if history, err = notify.OpenHistory(hctx, c.js, cfg.NATS.KVPrefix, cfg.NATS.Replicas); err != nil {
+		err := jsretry.Startup(hctx, s.Log, "KV bucket "+cfg.NATS.KVPrefix+"_notify", func(ctx context.Context) error {
+			var err error
+			history, err = notify.OpenHistory(ctx, c.js, cfg.NATS.KVPrefix, cfg.NATS.Replicas)
+			return err
+		})
+		if err != nil {
 			return nil, fmt.Errorf("notifications: %w", err)
 		}
 	}

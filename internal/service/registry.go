@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/exportd/exportd/internal/catalog"
+	"github.com/exportd/exportd/internal/jsretry"
 	"github.com/exportd/exportd/internal/registry"
 	"github.com/nats-io/nats.go"
 )
@@ -38,8 +39,13 @@ const registryLoadTimeout = 2 * time.Minute
 // the catalog, now and as they change, until ctx is done. It returns once
 // every destination registered so far is in the catalog.
 func (s *Service) watchRegistry(ctx context.Context, c *conn) (*registry.Store, error) {
-	octx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	store, err := registry.Open(octx, c.js, s.Config.NATS.KVPrefix, s.Config.NATS.Replicas)
+	octx, cancel := context.WithTimeout(ctx, daemonStartup)
+	var store *registry.Store
+	err := jsretry.Startup(octx, s.Log, "KV bucket "+s.Config.NATS.KVPrefix+registry.BucketSuffix, func(ctx context.Context) error {
+		var err error
+		store, err = registry.Open(ctx, c.js, s.Config.NATS.KVPrefix, s.Config.NATS.Replicas)
+		return err
+	})
 	cancel()
 	if err != nil {
 		return nil, err

@@ -60,9 +60,7 @@ func (s *Service) Run(ctx context.Context) error {
 		return fmt.Errorf("clean spool: %w", err)
 	}
 
-	setupCtx, cancel := context.WithTimeout(ctx, time.Minute)
-	cons, err := trigger.Setup(setupCtx, c.js, cfg.NATS, cfg.Jobs, job.QueueSubjectPrefix+">")
-	cancel()
+	cons, err := s.setupStream(ctx, c)
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,10 @@
 //     rate limit).
 //
 // Every read-modify-write is a compare-and-set on the key's revision.
+// Every read and write rides out transient failures (a bucket electing a
+// leader, NATS reconnecting) for a bounded time (RetryBound) before it
+// fails; a lost compare-and-set is never retried blindly. Reads ask the
+// bucket's leader, so that they see every acknowledged write.
 package state
 
 import (
@@ -22,8 +26,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
+	"github.com/exportd/exportd/internal/jsretry"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -36,6 +42,12 @@ type Options struct {
 	LeaseTTL time.Duration
 	// History is how long completed pairs and run events are kept.
 	History time.Duration
+	// RetryFor bounds how long a read or write is retried through
+	// transient failures (see RetryBound); zero: 30 seconds.
+	RetryFor time.Duration
+	// Logger receives start-up progress and the reads and writes that
+	// succeeded only after a retry.
+	Logger *slog.Logger
 }
 
 // Store is the shared state. It is safe for concurrent use.
@@ -48,9 +60,13 @@ type Store struct {
 	attempts     jetstream.KeyValue
 	reexports    jetstream.KeyValue
 	leaseTTL     time.Duration
+	retry        *retrier
 }
 
 // Open creates or updates the buckets, idempotently, and returns the store.
+// While JetStream cannot serve yet (a cluster forming, or electing the
+// leaders of buckets that other replicas are creating at the same moment)
+// it retries until ctx ends, which bounds the start-up.
 func Open(ctx context.Context, js jetstream.JetStream, o Options) (*Store, error) {
 	if o.History == 0 {
 		o.History = 30 * 24 * time.Hour
@@ -58,20 +74,27 @@ func Open(ctx context.Context, js jetstream.JetStream, o Options) (*Store, error
 	if o.Replicas == 0 {
 		o.Replicas = 1
 	}
+	s := &Store{leaseTTL: o.LeaseTTL, retry: newRetrier(o.RetryFor, o.Logger)}
+	read := newLeaderReader(js)
 	bucket := func(name, desc string, ttl time.Duration) (jetstream.KeyValue, error) {
-		kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-			Bucket:      o.Prefix + "_" + name,
-			Description: desc,
-			TTL:         ttl,
-			Replicas:    o.Replicas,
-			Storage:     jetstream.FileStorage,
+		full := o.Prefix + "_" + name
+		var kv jetstream.KeyValue
+		err := jsretry.Startup(ctx, o.Logger, "KV bucket "+full, func(ctx context.Context) error {
+			var err error
+			kv, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+				Bucket:      full,
+				Description: desc,
+				TTL:         ttl,
+				Replicas:    o.Replicas,
+				Storage:     jetstream.FileStorage,
+			})
+			return err
 		})
 		if err != nil {
-			return nil, fmt.Errorf("create or update KV bucket %s_%s: %w", o.Prefix, name, err)
+			return nil, fmt.Errorf("create or update KV bucket %s: %w", full, err)
 		}
-		return kv, nil
+		return retryingKV{KeyValue: kv, r: s.retry, read: read}, nil
 	}
-	s := &Store{leaseTTL: o.LeaseTTL}
 	var err error
 	if s.destinations, err = bucket("destinations", "exportd: last committed dump per destination", 0); err != nil {
 		return nil, err
@@ -124,8 +147,14 @@ func cas(ctx context.Context, kv jetstream.KeyValue, key string, rev uint64, v a
 	return kv.Update(ctx, key, b, rev)
 }
 
-// conflict reports whether err is a lost compare-and-set.
+// conflict reports whether err is a lost compare-and-set, however the KV
+// client reports it (a replicated bucket answers with a code of its own).
 func conflict(err error) bool {
+	var api *jetstream.APIError
+	if errors.As(err, &api) && (api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
+		return true
+	}
 	return errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch)
 }
 

@@ -85,6 +85,15 @@ func (p *serverProcess) Stop() {
 	})
 }
 
+// kill ends the process group at once (SIGKILL), as a crash would, and
+// waits for the process to be gone. A later Stop does nothing.
+func (p *serverProcess) kill() {
+	p.stopOnce.Do(func() {
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		<-p.done
+	})
+}
+
 // logTail returns the end of the process's log, for error messages.
 func (p *serverProcess) logTail() string {
 	b, _ := os.ReadFile(p.log)

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/exportd/exportd/internal/event"
+	"github.com/exportd/exportd/internal/jsretry"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -23,10 +25,25 @@ func (b *Bus) Publish(subject string, data []byte) error {
 	return b.NC.Publish(subject, data)
 }
 
-// Enqueue stores a message in the stream, de-duplicated by msgID.
+// enqueueFor bounds how long Enqueue retries while the stream elects a
+// leader (the caller's context may end it sooner): a re-export request is
+// answered while its requester waits.
+const enqueueFor = 15 * time.Second
+
+// Enqueue stores a message in the stream, de-duplicated by msgID. While
+// the stream elects a leader it sends the message again, which the
+// de-duplication makes safe even when an earlier try was stored and only
+// its answer was lost.
 func (b *Bus) Enqueue(ctx context.Context, subject, msgID string, data []byte) error {
-	_, err := b.JS.Publish(ctx, subject, data, jetstream.WithMsgID(msgID), jetstream.WithExpectStream(b.Stream))
-	return err
+	_, err := jsretry.Do(ctx, jsretry.Policy{For: enqueueFor, Attempt: 2 * time.Second, Retryable: jsretry.Transient, MaxWait: time.Second},
+		func(ctx context.Context) error {
+			_, err := b.JS.Publish(ctx, subject, data, jetstream.WithMsgID(msgID), jetstream.WithExpectStream(b.Stream))
+			return err
+		})
+	if err != nil {
+		return fmt.Errorf("queue %s in stream %s: %w", subject, b.Stream, err)
+	}
+	return nil
 }
 
 // LastEvent returns the newest well-formed event in the stream for an

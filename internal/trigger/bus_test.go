@@ -8,6 +8,8 @@ import (
 	"github.com/exportd/exportd/internal/config"
 	"github.com/exportd/exportd/internal/event"
 	"github.com/exportd/exportd/internal/testsupport"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // TestRunIDsDeduplicatePerAccount: two accounts' runs with the same id
@@ -43,5 +45,56 @@ func TestRunIDsDeduplicatePerAccount(t *testing.T) {
 	info, err := s.Info(ctx)
 	if err != nil || info.State.Msgs != 2 {
 		t.Fatalf("stream holds %v messages (%v), want 2", info.State.Msgs, err)
+	}
+}
+
+// TestEnqueueRidesOutAnElection: a message queued right after the event
+// stream's leader was killed is stored once the next leader is elected,
+// and only once.
+func TestEnqueueRidesOutAnElection(t *testing.T) {
+	c := testsupport.StartNATSCluster(t, testsupport.NATSClusterOptions{})
+	nc, err := nats.Connect(c.URLs(), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	n := config.NATS{Stream: "EVENTS", Subjects: []string{event.SubjectPrefix + ">"}, Consumer: "c", Replicas: 3,
+		MaxAge: time.Hour, DuplicateWindow: time.Hour}
+	for {
+		if _, err = Setup(ctx, js, n, config.Jobs{AckWait: time.Minute}, "queue.>"); err == nil || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(250 * time.Millisecond) // the cluster may still be placing replicas
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	leader, _, err := c.WaitNewLeader(ctx, "EVENTS", -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &Bus{NC: nc, JS: js, Stream: "EVENTS"}
+	c.Kill(leader)
+	start := time.Now()
+	if err := b.Enqueue(ctx, "queue.acme", "job-1", []byte("{}")); err != nil {
+		t.Fatalf("enqueue during the election: %v", err)
+	}
+	t.Logf("queued %v after the leader was killed", time.Since(start).Round(time.Millisecond))
+	if err := b.Enqueue(ctx, "queue.acme", "job-1", []byte("{}")); err != nil {
+		t.Fatal(err)
+	}
+	s, err := js.Stream(ctx, "EVENTS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil || info.State.Msgs != 1 {
+		t.Fatalf("stream holds %v messages (%v), want 1", info.State.Msgs, err)
 	}
 }
