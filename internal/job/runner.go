@@ -349,7 +349,10 @@ func (e *export) encodeTable(ctx context.Context, spool string, t schema.Table, 
 		}
 		return nil
 	}
-	w, err := parquetw.NewTableWriter(ctx, filepath.Join(spool, t.Name), t, e.runner.Parquet, deliver)
+	// Every table's files go into the job's spool directory: their names
+	// start with the table's, and a directory per table cost a mkdir and
+	// a removal per table, a good part of a small export's fixed cost.
+	w, err := parquetw.NewTableWriter(ctx, spool, t, e.runner.Parquet, deliver)
 	if err != nil {
 		return sdk.Permanent(fmt.Errorf("table %s: %w", t.Name, err))
 	}
