@@ -51,6 +51,9 @@ type Engine struct {
 	Clock Clock
 	// Sink, when set, is told every outcome the engine publishes.
 	Sink OutcomeSink
+	// Slots, when set, decide which exports run at once by their size
+	// (slots.go); nil runs every export handed to the engine at once.
+	Slots *Slots
 }
 
 func (e *Engine) clock() Clock {

@@ -30,6 +30,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/exportd/exportd/internal/event"
@@ -66,6 +67,11 @@ type Job struct {
 	// Tables restricts the export to these tables; empty means all.
 	Tables  []string
 	Targets []Target
+	// Grown, when set, is called once the export has encoded more than
+	// GrowAfter rows (over all its tables); it may wait, and its error
+	// fails the export. The engine moves such an export to a large lane.
+	Grown     func(ctx context.Context) error
+	GrowAfter int64
 }
 
 // Target is one destination of a job.
@@ -219,6 +225,8 @@ type export struct {
 
 	mu        sync.Mutex
 	summaries map[string]parquetw.Summary
+
+	rows atomic.Int64 // encoded, counted in chunks while Grown is pending
 }
 
 // begin starts the export at every target. A target whose Begin fails is
@@ -357,15 +365,20 @@ func (e *export) encodeTable(ctx context.Context, spool string, t schema.Table, 
 		return sdk.Permanent(fmt.Errorf("table %s: %w", t.Name, err))
 	}
 	var rows source.RowWriter = w
+	var counting *countingWriter
 	if obs != nil {
-		rows = &countingWriter{TableWriter: w, report: func(n int64) { obs.RowsEncoded(e.job.ID, t.Name, n) }}
+		counting = &countingWriter{TableWriter: w, report: func(n int64) { obs.RowsEncoded(e.job.ID, t.Name, n) }}
+		rows = counting
+	}
+	if e.job.Grown != nil {
+		rows = &growingWriter{RowWriter: rows, ctx: ctx, e: e}
 	}
 	if err := snap.ReadTable(ctx, t.Name, rows); err != nil {
 		w.Abort()
 		return classifyEncodeError(t.Name, err)
 	}
-	if c, ok := rows.(*countingWriter); ok {
-		c.flush()
+	if counting != nil {
+		counting.flush()
 	}
 	sum, err := w.Close(ctx)
 	if err != nil {
@@ -515,6 +528,35 @@ func (t *target) summaries(all map[string]parquetw.Summary) []parquetw.Summary {
 		}
 	}
 	return out
+}
+
+// growingWriter tells the job, through Grown, once the export as a whole
+// has encoded more than GrowAfter rows. Rows are added to the export's
+// count in chunks, so that watching costs next to nothing per row.
+type growingWriter struct {
+	source.RowWriter
+	ctx  context.Context
+	e    *export
+	n    int64
+	done bool
+}
+
+const growCheckEvery = 1 << 10
+
+func (g *growingWriter) EndRow() error {
+	if err := g.RowWriter.EndRow(); err != nil || g.done {
+		return err
+	}
+	if g.n++; g.n < growCheckEvery {
+		return nil
+	}
+	total := g.e.rows.Add(g.n)
+	g.n = 0
+	if total <= g.e.job.GrowAfter {
+		return nil
+	}
+	g.done = true
+	return g.e.job.Grown(g.ctx)
 }
 
 // countingWriter reports encoded rows to an observer in chunks, so that

@@ -64,6 +64,7 @@ func (s *Service) Run(ctx context.Context) error {
 		return err
 	}
 	engine := s.engine(c, spool)
+	engine.Slots = job.NewSlots(cfg.Jobs.Workers, cfg.Jobs.SmallWorkers, int64(cfg.Jobs.SmallRows))
 	stopReporting, err := s.startReporting(ctx, c, cons, engine)
 	if err != nil {
 		return err
@@ -106,9 +107,9 @@ func (s *Service) Run(ctx context.Context) error {
 
 	ready.Store(true)
 	log.Info("exportd running", "stream", cfg.NATS.Stream, "consumer", cfg.NATS.Consumer,
-		"workers", cfg.Jobs.Workers, "destinations", len(s.Destinations))
+		"workers", cfg.Jobs.Workers, "small_workers", cfg.Jobs.SmallWorkers, "destinations", len(s.Destinations))
 	trigger.Consume(ctx, jobCtx, cons, trigger.ConsumeOptions{
-		Workers:   cfg.Jobs.Workers,
+		Workers:   engine.Slots.Deliveries(),
 		Heartbeat: heartbeat(cfg.Jobs.AckWait),
 		Logger:    log,
 	}, s.countRedeliveries(engine.Handle))
