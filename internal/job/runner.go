@@ -226,7 +226,9 @@ type export struct {
 	mu        sync.Mutex
 	summaries map[string]parquetw.Summary
 
-	rows atomic.Int64 // encoded, counted in chunks while Grown is pending
+	rows    atomic.Int64 // encoded, counted in chunks while Grown is pending
+	grow    sync.Once
+	growErr error
 }
 
 // begin starts the export at every target. A target whose Begin fails is
@@ -556,7 +558,10 @@ func (g *growingWriter) EndRow() error {
 		return nil
 	}
 	g.done = true
-	return g.e.job.Grown(g.ctx)
+	// The first table past the mark tells the job; the others wait for
+	// it, so that the whole export waits for its large slot.
+	g.e.grow.Do(func() { g.e.growErr = g.e.job.Grown(g.ctx) })
+	return g.e.growErr
 }
 
 // countingWriter reports encoded rows to an observer in chunks, so that
