@@ -27,7 +27,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -57,11 +56,13 @@ type Runner struct {
 	Log             *slog.Logger
 	// Observer, when set, is told about progress (metrics, a terminal).
 	Observer Observer
+
+	spools spoolDirs
 }
 
 // Job is one export of one run to some of an account's destinations.
 type Job struct {
-	// ID identifies this attempt; it names the spool directory.
+	// ID identifies this attempt.
 	ID    string
 	Event event.ModellingCompleted
 	// Tables restricts the export to these tables; empty means all.
@@ -156,15 +157,11 @@ func (r *Runner) Run(ctx context.Context, job Job) []Outcome {
 		return outcomes
 	}
 
-	spool := filepath.Join(r.SpoolDir, job.ID)
-	if err := os.MkdirAll(spool, 0o750); err != nil {
-		return failAll(sdk.Retryable(fmt.Errorf("create spool directory: %w", err)))
+	spool, err := r.spools.take(r.SpoolDir)
+	if err != nil {
+		return failAll(sdk.Retryable(err))
 	}
-	defer func() {
-		if err := os.RemoveAll(spool); err != nil {
-			log.Error("removing the spool directory failed", "dir", spool, "error", err)
-		}
-	}()
+	defer r.spools.give(spool, log)
 
 	snap, err := r.Source.Open(ctx, source.Request{Event: job.Event, Tables: sourceTables(job)})
 	if err != nil {

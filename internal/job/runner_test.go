@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -157,14 +158,22 @@ func mustJSON(v any) string {
 	return string(b)
 }
 
+// assertEmpty fails unless the spool holds no file: only the empty
+// directories the runner keeps for its next exports.
 func assertEmpty(t *testing.T, dir string) {
 	t.Helper()
-	entries, err := os.ReadDir(dir)
+	var files []string
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			files = append(files, path)
+		}
+		return err
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(entries) != 0 {
-		t.Fatalf("spool %s not cleaned: %v", dir, entries)
+	if len(files) != 0 {
+		t.Fatalf("spool %s not cleaned: %v", dir, files)
 	}
 }
 
