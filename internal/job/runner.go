@@ -26,7 +26,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -403,7 +402,8 @@ func classifyEncodeError(table string, err error) error {
 }
 
 // fanOut puts a finished file to every live target that wants its table,
-// then removes it from the spool and calls release.
+// then removes it from the spool (or keeps it for the next export's
+// writer to reuse) and calls release.
 func (e *export) fanOut(f parquetw.File, release func()) {
 	var wg sync.WaitGroup
 	for _, t := range e.targets {
@@ -422,7 +422,7 @@ func (e *export) fanOut(f parquetw.File, release func()) {
 	go func() {
 		defer e.puts.Done()
 		wg.Wait()
-		if err := os.Remove(f.Path); err != nil {
+		if _, err := parquetw.Recycle(f); err != nil {
 			e.log.Warn("removing a delivered spool file failed", "path", f.Path, "error", err)
 		}
 		release()

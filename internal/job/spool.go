@@ -1,18 +1,18 @@
 package job
 
 import (
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
+
+	"github.com/exportd/exportd/internal/parquetw"
 )
 
 // spoolDirs hands out the spool directories of exports and keeps those
-// that exports left empty for the next ones: on ext4, creating a
+// that exports left clean for the next ones: on ext4, creating a
 // directory (which must find a block group for it) cost a small export
 // more CPU than everything else it asks of the kernel.
 type spoolDirs struct {
@@ -21,9 +21,9 @@ type spoolDirs struct {
 	made int
 }
 
-// keptSpoolDirs bounds the empty directories kept: about as many as
-// exports run at once.
-const keptSpoolDirs = 64
+// keptSpoolDirs bounds the directories kept: about as many as exports run
+// at once. Each holds at most a small file per table (parquetw.Recycle).
+const keptSpoolDirs = 32
 
 // take returns an empty directory below root.
 func (s *spoolDirs) take(root string) (string, error) {
@@ -44,10 +44,10 @@ func (s *spoolDirs) take(root string) (string, error) {
 }
 
 // give takes a directory back once its export is over: kept when the
-// export left it empty, as delivered files are removed, and removed with
-// whatever it holds otherwise.
+// export left in it only the files that the next export's writers reuse
+// (parquetw.Recycle), and removed with whatever it holds otherwise.
 func (s *spoolDirs) give(dir string, log *slog.Logger) {
-	if empty(dir) {
+	if reusable(dir) {
 		s.mu.Lock()
 		if len(s.free) < keptSpoolDirs {
 			s.free = append(s.free, dir)
@@ -61,12 +61,20 @@ func (s *spoolDirs) give(dir string, log *slog.Logger) {
 	}
 }
 
-func empty(dir string) bool {
+func reusable(dir string) bool {
 	f, err := os.Open(dir)
 	if err != nil {
 		return false
 	}
 	defer f.Close()
-	_, err = f.Readdirnames(1)
-	return errors.Is(err, io.EOF)
+	names, err := f.Readdirnames(-1)
+	if err != nil {
+		return false
+	}
+	for _, n := range names {
+		if !parquetw.IsRecycled(n) {
+			return false
+		}
+	}
+	return true
 }

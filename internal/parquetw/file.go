@@ -7,6 +7,7 @@ import (
 	"hash"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // File is one finished parquet file of a table.
@@ -109,6 +110,30 @@ func (o *output) commit(path string) error {
 	o.path = path
 	return nil
 }
+
+// Recycle takes back a delivered file whose bytes nobody needs any more.
+// A table's first file, when small, keeps its inode under the partial
+// name that the next writer of the same table in the same directory
+// opens (and truncates): on ext4, creating a file means searching the
+// inode bitmap past every inode freed in the last seconds, which a burst
+// of small exports makes the largest part of their file system cost.
+// Other files are removed. It reports whether the file was kept.
+func Recycle(f File) (kept bool, err error) {
+	if f.Index == 0 && f.Size <= recycleMaxSize {
+		if err := os.Rename(f.Path, f.Path+partialSuffix); err == nil {
+			return true, nil
+		}
+	}
+	return false, os.Remove(f.Path)
+}
+
+// recycleMaxSize bounds the disk space a recycled file holds until it is
+// written again.
+const recycleMaxSize = 256 << 10
+
+// IsRecycled reports whether a spool directory's entry is a file kept by
+// Recycle (or a partial file), which a writer may reuse.
+func IsRecycled(name string) bool { return strings.HasSuffix(name, partialSuffix) }
 
 // discard closes and removes the file, finished or not.
 func (o *output) discard() {
