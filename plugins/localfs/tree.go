@@ -11,9 +11,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
 
 	"golang.org/x/sys/unix"
 
@@ -124,7 +122,7 @@ func (t *tree) openChild(parent *os.File, name, walked string, create bool) (*os
 		switch {
 		case err == nil:
 			fd, err = unix.Openat(pfd, name, flags, 0)
-			if err == nil && uint32(t.dirMode)&umask() != 0 {
+			if err == nil {
 				// Mkdirat is subject to the umask; the mode is the operator's.
 				if cerr := unix.Fchmod(fd, uint32(t.dirMode)); cerr != nil {
 					unix.Close(fd)
@@ -293,23 +291,6 @@ func (t *tree) remove(key string) error {
 	}
 	return nil
 }
-
-// umask is the process's file mode creation mask, which the kernel
-// applies to the mode of every directory made: when it clears none of the
-// tree's bits, no directory needs its mode set after it is made.
-var umask = sync.OnceValue(func() uint32 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(line, "Umask:"); ok {
-				if m, err := strconv.ParseUint(strings.TrimSpace(v), 8, 32); err == nil {
-					return uint32(m)
-				}
-			}
-		}
-	}
-	return 0o777 // unknown: always set the mode
-})
 
 // removeEmptyDir removes the directory key if it is empty, and does
 // nothing otherwise.
