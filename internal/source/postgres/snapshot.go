@@ -44,7 +44,7 @@ type tableRead struct {
 // openSnapshot opens the coordinator's snapshot of pe.schema and describes
 // every table's columns: connect, begin, describe, map.
 func openSnapshot(ctx context.Context, s *Source, readers *pgxpool.Pool, pe perEvent, tables []string) (_ *snapshot, err error) {
-	coord, err := pgx.ConnectConfig(ctx, s.coord)
+	coord, reused, err := s.coordinator(ctx)
 	if err != nil {
 		return nil, openFailed(s, pe, "connect", err)
 	}
@@ -55,7 +55,21 @@ func openSnapshot(ctx context.Context, s *Source, readers *pgxpool.Pool, pe perE
 		}
 	}()
 	if err := snap.begin(ctx, pe, tables); err != nil {
-		return nil, err
+		if !reused || !coord.IsClosed() || ctx.Err() != nil {
+			return nil, err
+		}
+		// A kept connection that died while idle: start again on a new one.
+		s.forgetIdleCoordinators()
+		snap.Close()
+		if coord, err = pgx.ConnectConfig(ctx, s.coord); err != nil {
+			return nil, openFailed(s, pe, "connect", err)
+		}
+		snap.mu.Lock()
+		snap.coord = coord
+		snap.mu.Unlock()
+		if err := snap.begin(ctx, pe, tables); err != nil {
+			return nil, err
+		}
 	}
 	descs, err := snap.describe(ctx, pe, tables)
 	if err != nil {
@@ -263,9 +277,9 @@ func (s *snapshot) Tables() []schema.Table { return s.tables }
 
 func (s *snapshot) Parallelism() int { return s.src.st.parallel }
 
-// Close ends the coordinator's transaction and closes its connection.
-// Readers still running keep their imported snapshot. It is safe to call
-// more than once.
+// Close ends the coordinator's transaction and keeps its connection for
+// the next snapshot (coordinators.go). Readers still running keep their
+// imported snapshot. It is safe to call more than once.
 func (s *snapshot) Close() error {
 	s.mu.Lock()
 	coord := s.coord
@@ -274,10 +288,6 @@ func (s *snapshot) Close() error {
 	if coord == nil {
 		return nil
 	}
-	// Closing the connection ends the transaction; Close has no context of
-	// its own, so the goodbye is bounded.
-	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
-	defer cancel()
-	coord.Close(ctx)
+	s.src.keepCoordinator(coord)
 	return nil
 }

@@ -22,7 +22,8 @@ func init() { source.Register("postgres", New) }
 // pool of reader connections, parallelism at most, shared by every export;
 // each open snapshot also holds one coordinator connection of its own, so
 // that readers waiting for the pool never starve the coordinators they
-// depend on.
+// depend on. Coordinators are kept for the next snapshots once theirs
+// closes (coordinators.go).
 type Source struct {
 	st      *settings
 	log     *slog.Logger
@@ -32,6 +33,7 @@ type Source struct {
 
 	mu      sync.Mutex
 	readers *pgxpool.Pool // made on first Open, so startup needs no database
+	idle    []idleCoordinator
 	closed  bool
 }
 
@@ -144,6 +146,10 @@ func (s *Source) Close() error {
 		s.readers.Close()
 		s.readers = nil
 	}
+	for _, c := range s.idle {
+		closeCoordinator(c.conn)
+	}
+	s.idle = nil
 	return nil
 }
 
