@@ -65,6 +65,10 @@ func (t teeFile) Write(p []byte) (int, error) {
 // two orders are the same.
 func createOutput(dir, table string, seq int64, reuse *bufio.Writer) (*output, error) {
 	path := filepath.Join(dir, fileName(table, int(seq))) + partialSuffix
+	if seq == 0 {
+		// A file an earlier writer recycled, if there is one (see Recycle).
+		_ = os.Rename(filepath.Join(dir, fileName(table, 0))+recycledSuffix, path)
+	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
 	if err != nil {
 		return nil, fmt.Errorf("create parquet file: %w", err)
@@ -112,28 +116,34 @@ func (o *output) commit(path string) error {
 }
 
 // Recycle takes back a delivered file whose bytes nobody needs any more.
-// A table's first file, when small, keeps its inode under the partial
-// name that the next writer of the same table in the same directory
-// opens (and truncates): on ext4, creating a file means searching the
-// inode bitmap past every inode freed in the last seconds, which a burst
-// of small exports makes the largest part of their file system cost.
-// Other files are removed. It reports whether the file was kept.
+// A table's first file, when small, keeps its inode under a name of its
+// own, which the next writer of the same table in the same directory
+// takes (renames to its first partial file and truncates) instead of
+// creating a file: on ext4, creating a file means searching the inode
+// bitmap past every inode freed in the last seconds, which a burst of
+// small exports made the largest part of their file system cost. No lane
+// ever writes under that name, so a file recycled while the table's other
+// lanes still write cannot be one of theirs. Other files are removed. It
+// reports whether the file was kept.
 func Recycle(f File) (kept bool, err error) {
 	if f.Index == 0 && f.Size <= recycleMaxSize {
-		if err := os.Rename(f.Path, f.Path+partialSuffix); err == nil {
+		if err := os.Rename(f.Path, f.Path+recycledSuffix); err == nil {
 			return true, nil
 		}
 	}
 	return false, os.Remove(f.Path)
 }
 
+// recycledSuffix marks a file kept by Recycle.
+const recycledSuffix = ".recycled"
+
 // recycleMaxSize bounds the disk space a recycled file holds until it is
 // written again.
 const recycleMaxSize = 256 << 10
 
 // IsRecycled reports whether a spool directory's entry is a file kept by
-// Recycle (or a partial file), which a writer may reuse.
-func IsRecycled(name string) bool { return strings.HasSuffix(name, partialSuffix) }
+// Recycle.
+func IsRecycled(name string) bool { return strings.HasSuffix(name, recycledSuffix) }
 
 // discard closes and removes the file, finished or not.
 func (o *output) discard() {
