@@ -32,12 +32,19 @@ func TestSmallAccountsFlowBesideLargeOnes(t *testing.T) {
 
 	var mu sync.Mutex
 	var order []job.OutcomeMessage // final outcomes, in arrival order
+	var retried []string
 	sub, err := nc.Subscribe(job.OutcomesSubjectPrefix+">", func(m *nats.Msg) {
 		var o job.OutcomeMessage
-		if json.Unmarshal(m.Data, &o) == nil && o.Final {
-			mu.Lock()
+		if json.Unmarshal(m.Data, &o) != nil {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case o.Final:
 			order = append(order, o)
-			mu.Unlock()
+		case o.Status == job.StatusRetrying:
+			retried = append(retried, o.Account+": "+o.Error)
 		}
 	})
 	if err != nil {
@@ -94,6 +101,9 @@ source "sample" { scale = replace(event.account_id, "big", "") != event.account_
 	}
 	mu.Lock()
 	defer mu.Unlock()
+	if len(retried) > 0 {
+		t.Errorf("exports failed and were retried: %v", retried)
+	}
 	firstBig := -1
 	for i, o := range order {
 		if o.Status != job.StatusCommitted {
