@@ -27,7 +27,8 @@ nats {
 }
 
 jobs {
-  workers         = 2
+  workers         = 2  # large exports at once (more than small_rows rows)
+  small_workers   = 16 # small exports at once, besides
   backoff         = ["30s", "2m", "10m"]
   put_concurrency = 8
   reexport_limit  = 10 # new re-export jobs per account and hour; joined requests do not count

@@ -25,6 +25,7 @@ import (
 var (
 	fleetAccounts = flag.Int("fleet-accounts", 1000, "accounts in BenchmarkFleetSmallAccounts's burst")
 	fleetWorkers  = flag.Int("fleet-workers", 4, "jobs.workers of the daemon in BenchmarkFleetSmallAccounts")
+	fleetSmall    = flag.Int("fleet-small-workers", 0, "jobs.small_workers of the daemon in BenchmarkFleetSmallAccounts (0: the default)")
 	fleetSource   = flag.String("fleet-source", "sample", "source of BenchmarkFleetSmallAccounts: sample, or postgres (a private PostgreSQL 15 with the same six small tables)")
 	fleetProfile  = flag.String("fleet-profile", "", "directory into which BenchmarkFleetSmallAccounts writes the daemon's CPU profiles of the burst (go tool pprof merges them)")
 )
@@ -103,8 +104,12 @@ func (r fleetResult) latency(q float64) time.Duration {
 }
 
 func (r fleetResult) print(w *os.File) {
-	fmt.Fprintf(w, "\nfleet burst: %d accounts × %d tables (%d rows, %d files a dump), %s source, %d workers, localfs without fsync, external nats-server\n",
-		r.accounts, fleetTables, fleetRows, fleetFilesTotal, r.source, r.workers)
+	small := "default"
+	if *fleetSmall > 0 {
+		small = fmt.Sprint(*fleetSmall)
+	}
+	fmt.Fprintf(w, "\nfleet burst: %d accounts × %d tables (%d rows, %d files a dump), %s source, %d workers (small: %s), localfs without fsync, external nats-server\n",
+		r.accounts, fleetTables, fleetRows, fleetFilesTotal, r.source, r.workers, small)
 	fmt.Fprintf(w, "  %-26s %8.1f  (%d exports in %.1f s)\n", "exports/s", r.exportsPerSecond(), r.accounts, r.took.Seconds())
 	fmt.Fprintf(w, "  %-26s %8.0f ms / %.0f ms  (event published → committed outcome)\n", "latency p50 / p99", r.latency(0.5).Seconds()*1e3, r.latency(0.99).Seconds()*1e3)
 	fmt.Fprintf(w, "  %-26s %8.1f\n", "CPU ms/export: exportd", r.cpuPerExport(r.daemon))
@@ -125,17 +130,23 @@ func (r fleetResult) print(w *os.File) {
 // account, named after it.
 func fleetConfig(dataDir, pluginDir, natsURL, out, source string, accounts []string, workers int, pprof bool) string {
 	var sb strings.Builder
+	small := ""
+	if *fleetSmall > 0 {
+		small = fmt.Sprintf("\n  small_workers = %d", *fleetSmall)
+	}
 	fmt.Fprintf(&sb, `
 data_dir   = %q
 plugin_dir = %q
 log { format = "json" }
 nats { url = %q }
-jobs { workers = %d }
+jobs {
+  workers = %d%s
+}
 http {
   listen = "127.0.0.1:0"
 %s}
 %s
-`, dataDir, pluginDir, natsURL, workers, pprofAttr(pprof), source)
+`, dataDir, pluginDir, natsURL, workers, small, pprofAttr(pprof), source)
 	for _, a := range accounts {
 		fmt.Fprintf(&sb, "destination \"localfs\" %q {\n  account = %q\n  path    = %q\n  fsync   = false\n}\n",
 			a, a, filepath.Join(out, a))

@@ -36,7 +36,8 @@ nats {
 }
 
 jobs {
-  workers = 2
+  workers = 2 # large exports at once
+  # small_workers = 16 # small exports (at most small_rows = 100000 rows) at once, besides
   # max_deliver = 5
   # backoff     = ["30s", "2m", "10m"]
 }

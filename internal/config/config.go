@@ -99,8 +99,16 @@ type TLS struct {
 
 // Jobs tunes the job engine.
 type Jobs struct {
-	// Workers is how many exports one daemon runs at once.
+	// Workers is how many large exports (of more than SmallRows rows)
+	// one daemon runs at once.
 	Workers int
+	// SmallWorkers is how many small exports it runs at once besides: they
+	// wait on NATS, plugins and disks more than they compute.
+	SmallWorkers int
+	// SmallRows is the most rows of a small export: an export whose
+	// destinations' last dumps held more is large, and one that encodes
+	// more moves to a large worker.
+	SmallRows int
 	// AckWait is how long NATS waits for a progress signal before it
 	// redelivers an event to another worker.
 	AckWait time.Duration
@@ -363,6 +371,8 @@ func (c *Config) decodeNATS(d *decoder, b *rawNATS) {
 func (c *Config) decodeJobs(d *decoder, b *rawBlock) {
 	j := Jobs{
 		Workers:          2,
+		SmallWorkers:     16,
+		SmallRows:        100000,
 		AckWait:          2 * time.Minute,
 		MaxDeliver:       5,
 		Backoff:          []time.Duration{30 * time.Second, 2 * time.Minute, 10 * time.Minute},
@@ -374,9 +384,11 @@ func (c *Config) decodeJobs(d *decoder, b *rawBlock) {
 		ReexportWindow:   time.Hour,
 	}
 	if b != nil {
-		a := d.attrs(b.Body, "workers", "ack_wait", "max_deliver", "backoff", "grace_period",
+		a := d.attrs(b.Body, "workers", "small_workers", "small_rows", "ack_wait", "max_deliver", "backoff", "grace_period",
 			"table_parallelism", "put_concurrency", "lease_ttl", "reexport_limit", "reexport_window")
 		d.intRange(a["workers"], &j.Workers, 1, 256)
+		d.intRange(a["small_workers"], &j.SmallWorkers, 1, 1024)
+		d.intRange(a["small_rows"], &j.SmallRows, 0, 1<<40)
 		d.duration(a["ack_wait"], &j.AckWait, 5*time.Second)
 		d.intRange(a["max_deliver"], &j.MaxDeliver, 1, 1000)
 		d.durations(a["backoff"], &j.Backoff)

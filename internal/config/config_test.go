@@ -25,6 +25,7 @@ nats {
 }
 jobs {
   workers = 3
+  small_workers = 20
   backoff = ["10s", "1m"]
 }
 parquet {
@@ -78,6 +79,8 @@ func TestParseFull(t *testing.T) {
 		{"consumer default", c.NATS.Consumer, DefaultConsumer},
 		{"dup window", c.NATS.DuplicateWindow, 2 * time.Hour},
 		{"workers", c.Jobs.Workers, 3},
+		{"small workers", c.Jobs.SmallWorkers, 20},
+		{"small rows default", c.Jobs.SmallRows, 100000},
 		{"backoff", len(c.Jobs.Backoff), 2},
 		{"max deliver default", c.Jobs.MaxDeliver, 5},
 		{"compression", c.Parquet.Compression, "zstd"},

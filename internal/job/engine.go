@@ -54,6 +54,9 @@ type Engine struct {
 	// Progress, when set, publishes the progress of long exports; it must
 	// also be the Runner's Observer (progress.go).
 	Progress *Progress
+	// Slots, when set, decide which exports run at once by their size
+	// (slots.go); nil runs every export handed to the engine at once.
+	Slots *Slots
 }
 
 func (e *Engine) clock() Clock {
@@ -119,19 +122,25 @@ func (e *Engine) handleEvent(ctx context.Context, d trigger.Delivery) trigger.Ou
 		return e.malformed(d, err)
 	}
 	log := e.log().With("account", ev.AccountID, "run_id", ev.RunID, "delivery", d.Attempt)
+	set := e.Catalog.Destinations(ev.AccountID)
+	defer set.release()
+	dests := set.Names()
+	// The newest event in the stream is looked up while the run is
+	// recorded: two requests to NATS, one wait.
+	var newest func() (event.ModellingCompleted, uint64, bool)
+	if len(dests) > 0 {
+		newest = e.lastEvent(ctx, ev.AccountID)
+	}
 	latest, err := e.State.RecordRun(ctx, ev, e.notAfter())
 	if err != nil {
 		log.Warn("recording the run failed; will retry", "error", err)
 		return trigger.Retry(e.backoff(d.Attempt))
 	}
-	set := e.Catalog.Destinations(ev.AccountID)
-	defer set.release()
-	dests := set.Names()
 	if len(dests) == 0 {
 		log.Info("no destination is configured for the account; nothing to export")
 		return trigger.Ack()
 	}
-	if newer, ok := e.newerRun(ctx, ev, latest, d.StreamSeq); ok {
+	if newer, ok := e.newerRun(ev, latest, d.StreamSeq, newest); ok {
 		log.Info("run superseded by a newer run of the account; not exporting it", "newer_run_id", newer.RunID)
 		for _, name := range dests {
 			e.publish(OutcomeMessage{JobID: "", Account: ev.AccountID, Destination: name, RunID: ev.RunID,
@@ -151,19 +160,42 @@ func (e *Engine) handleEvent(ctx context.Context, d trigger.Delivery) trigger.Ou
 }
 
 // newerRun reports a run of the same account that is newer than ev,
-// either recorded already or waiting in the stream.
-func (e *Engine) newerRun(ctx context.Context, ev, latest event.ModellingCompleted, seq uint64) (event.ModellingCompleted, bool) {
+// either recorded already or waiting in the stream (as newest tells).
+func (e *Engine) newerRun(ev, latest event.ModellingCompleted, seq uint64, newest func() (event.ModellingCompleted, uint64, bool)) (event.ModellingCompleted, bool) {
 	if latest.RunID != ev.RunID && state.Newer(latest, ev) {
 		return latest, true
 	}
-	if e.Bus == nil {
+	if newest == nil {
 		return event.ModellingCompleted{}, false
 	}
-	last, lastSeq, ok, err := e.Bus.LastEvent(ctx, ev.AccountID)
-	if err != nil || !ok || lastSeq <= seq || last.RunID == ev.RunID {
+	last, lastSeq, ok := newest()
+	if !ok || lastSeq <= seq || last.RunID == ev.RunID {
 		return event.ModellingCompleted{}, false
 	}
 	return last, state.Newer(last, ev)
+}
+
+// lastEvent starts looking up the newest event of an account in the
+// stream and returns a function that waits for it; it reports nothing
+// when there is no bus or the look-up failed.
+func (e *Engine) lastEvent(ctx context.Context, account string) func() (event.ModellingCompleted, uint64, bool) {
+	if e.Bus == nil {
+		return nil
+	}
+	type found struct {
+		ev  event.ModellingCompleted
+		seq uint64
+		ok  bool
+	}
+	ch := make(chan found, 1)
+	go func() {
+		ev, seq, ok, err := e.Bus.LastEvent(ctx, account)
+		ch <- found{ev, seq, ok && err == nil}
+	}()
+	return func() (event.ModellingCompleted, uint64, bool) {
+		f := <-ch
+		return f.ev, f.seq, f.ok
+	}
 }
 
 // backoff is the pause after the attempt-th failed attempt.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/exportd/exportd/internal/event"
@@ -82,6 +83,7 @@ type jobRun struct {
 	leases     []*state.Lease
 	candidates []*candidate
 	results    []result
+	slot       *slot
 }
 
 // export runs one export for the destinations of s that need it, and
@@ -99,6 +101,8 @@ func (e *Engine) export(ctx context.Context, s spec) []result {
 	for _, name := range s.dests {
 		x.admit(name)
 	}
+	x.takeSlot()
+	defer x.slot.leave()
 	x.startAttempts()
 	x.reserveTimes()
 	var took time.Duration
@@ -213,8 +217,11 @@ func (x *jobRun) run() map[string]Outcome {
 			MaxFileSize:  maxObjectSize(c.dest),
 		})
 	}
-	out := map[string]Outcome{}
 	job := Job{ID: x.s.jobID + "-" + newID("a"), Event: x.s.event, Tables: x.s.tables, Targets: targets}
+	if x.slot.watch() {
+		job.Grown, job.GrowAfter = x.grown, x.e.Slots.SmallRows
+	}
+	out := map[string]Outcome{}
 	stopProgress := x.e.Progress.Track(job, x.s.jobID)
 	for _, o := range x.e.Runner.Run(x.jobCtx, job) {
 		out[o.Destination] = o
@@ -224,6 +231,57 @@ func (x *jobRun) run() map[string]Outcome {
 		out[c.name] = x.recommit(c)
 	}
 	return out
+}
+
+// takeSlot waits for a slot fit for the export's expected size. A large
+// export that can neither run nor wait is handed back to the stream, for
+// every candidate, without an attempt.
+func (x *jobRun) takeSlot() {
+	if len(x.candidates) == 0 || x.e.Slots == nil {
+		return
+	}
+	rows := x.expectedRows()
+	sl, err := x.e.Slots.enter(x.jobCtx, rows)
+	if err != nil {
+		for _, c := range append([]*candidate(nil), x.candidates...) {
+			x.drop(c, x.notNow(c.name, sdk.Retryable(err), x.e.leaseWait()))
+		}
+		return
+	}
+	x.slot = sl
+	if sl.large {
+		x.log.Debug("export takes a large slot", "expected_rows", rows)
+	}
+}
+
+// expectedRows is how many rows the export is expected to encode: the
+// most any candidate's last dump held in the tables it exports now, or
+// -1 when none has a dump on record. A recommit encodes nothing.
+func (x *jobRun) expectedRows() int64 {
+	rows := int64(-1)
+	for _, c := range x.candidates {
+		if c.intent != nil {
+			rows = max(rows, 0)
+			continue
+		}
+		if len(c.ds.Tables) == 0 {
+			continue
+		}
+		var n int64
+		for name, t := range c.ds.Tables {
+			if c.tables == nil || slices.Contains(c.tables, name) {
+				n += t.Rows
+			}
+		}
+		rows = max(rows, n)
+	}
+	return rows
+}
+
+// grown moves an export that turned out large to a large slot.
+func (x *jobRun) grown(ctx context.Context) error {
+	x.log.Info("export is larger than a small one; it continues in a large slot", "rows_over", x.e.Slots.SmallRows)
+	return x.slot.grown(ctx)
 }
 
 // conclude records what became of every candidate.

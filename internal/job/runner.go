@@ -28,10 +28,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/exportd/exportd/internal/event"
@@ -61,16 +60,23 @@ type Runner struct {
 	// ExporterVersion is the daemon's version, which each Begin tells the
 	// destination.
 	ExporterVersion string
+
+	spools spoolDirs
 }
 
 // Job is one export of one run to some of an account's destinations.
 type Job struct {
-	// ID identifies this attempt; it names the spool directory.
+	// ID identifies this attempt.
 	ID    string
 	Event event.ModellingCompleted
 	// Tables restricts the export to these tables; empty means all.
 	Tables  []string
 	Targets []Target
+	// Grown, when set, is called once the export has encoded more than
+	// GrowAfter rows (over all its tables); it may wait, and its error
+	// fails the export. The engine moves such an export to a large lane.
+	Grown     func(ctx context.Context) error
+	GrowAfter int64
 }
 
 // Target is one destination of a job.
@@ -159,15 +165,11 @@ func (r *Runner) Run(ctx context.Context, job Job) []Outcome {
 		return outcomes
 	}
 
-	spool := filepath.Join(r.SpoolDir, job.ID)
-	if err := os.MkdirAll(spool, 0o750); err != nil {
-		return failAll(sdk.Retryable(fmt.Errorf("create spool directory: %w", err)))
+	spool, err := r.spools.take(r.SpoolDir)
+	if err != nil {
+		return failAll(sdk.Retryable(err))
 	}
-	defer func() {
-		if err := os.RemoveAll(spool); err != nil {
-			log.Error("removing the spool directory failed", "dir", spool, "error", err)
-		}
-	}()
+	defer r.spools.give(spool, log)
 
 	snap, err := r.Source.Open(ctx, source.Request{Event: job.Event, Tables: sourceTables(job)})
 	if err != nil {
@@ -234,6 +236,10 @@ type export struct {
 	// encoded holds, by table, what manifests say of its encoding: its
 	// columns and files (manifest.go).
 	encoded map[string]*encodedTable
+
+	rows    atomic.Int64 // encoded, counted in chunks while Grown is pending
+	grow    sync.Once
+	growErr error
 }
 
 // begin starts the export at every target. A target whose Begin fails is
@@ -369,20 +375,28 @@ func (e *export) encodeTable(ctx context.Context, spool string, t schema.Table, 
 		}
 		return nil
 	}
-	w, err := parquetw.NewTableWriter(ctx, filepath.Join(spool, t.Name), t, e.parquet, deliver)
+	// Every table's files go into the job's spool directory: their names
+	// start with the table's, and a directory per table cost a mkdir and
+	// a removal per table, a good part of a small export's fixed cost.
+	w, err := parquetw.NewTableWriter(ctx, spool, t, e.parquet, deliver)
 	if err != nil {
 		return sdk.Permanent(fmt.Errorf("table %s: %w", t.Name, err))
 	}
 	var rows source.RowWriter = w
+	var counting *countingWriter
 	if obs != nil {
-		rows = &countingWriter{TableWriter: w, report: func(n int64) { obs.RowsEncoded(e.job.ID, t.Name, n) }}
+		counting = &countingWriter{TableWriter: w, report: func(n int64) { obs.RowsEncoded(e.job.ID, t.Name, n) }}
+		rows = counting
+	}
+	if e.job.Grown != nil {
+		rows = &growingWriter{RowWriter: rows, ctx: ctx, e: e}
 	}
 	if err := snap.ReadTable(ctx, t.Name, rows); err != nil {
 		w.Abort()
 		return classifyEncodeError(t.Name, err)
 	}
-	if c, ok := rows.(*countingWriter); ok {
-		c.flush()
+	if counting != nil {
+		counting.flush()
 	}
 	sum, err := w.Close(ctx)
 	if err != nil {
@@ -408,7 +422,8 @@ func classifyEncodeError(table string, err error) error {
 }
 
 // fanOut puts a finished file to every live target that wants its table,
-// then removes it from the spool and calls release.
+// then removes it from the spool (or keeps it for the next export's
+// writer to reuse) and calls release.
 func (e *export) fanOut(f parquetw.File, release func()) {
 	var wg sync.WaitGroup
 	for _, t := range e.targets {
@@ -427,7 +442,7 @@ func (e *export) fanOut(f parquetw.File, release func()) {
 	go func() {
 		defer e.puts.Done()
 		wg.Wait()
-		if err := os.Remove(f.Path); err != nil {
+		if _, err := parquetw.Recycle(f); err != nil {
 			e.log.Warn("removing a delivered spool file failed", "path", f.Path, "error", err)
 		}
 		release()
@@ -528,6 +543,38 @@ func (t *target) summaries(all map[string]parquetw.Summary) []parquetw.Summary {
 		}
 	}
 	return out
+}
+
+// growingWriter tells the job, through Grown, once the export as a whole
+// has encoded more than GrowAfter rows. Rows are added to the export's
+// count in chunks, so that watching costs next to nothing per row.
+type growingWriter struct {
+	source.RowWriter
+	ctx  context.Context
+	e    *export
+	n    int64
+	done bool
+}
+
+const growCheckEvery = 1 << 10
+
+func (g *growingWriter) EndRow() error {
+	if err := g.RowWriter.EndRow(); err != nil || g.done {
+		return err
+	}
+	if g.n++; g.n < growCheckEvery {
+		return nil
+	}
+	total := g.e.rows.Add(g.n)
+	g.n = 0
+	if total <= g.e.job.GrowAfter {
+		return nil
+	}
+	g.done = true
+	// The first table past the mark tells the job; the others wait for
+	// it, so that the whole export waits for its large slot.
+	g.e.grow.Do(func() { g.e.growErr = g.e.job.Grown(g.ctx) })
+	return g.e.growErr
 }
 
 // countingWriter reports encoded rows to an observer in chunks, so that

@@ -7,6 +7,8 @@ import (
 	"hash"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 )
 
 // File is one finished parquet file of a table.
@@ -45,6 +47,9 @@ type output struct {
 	hash    hash.Hash
 	buf     *bufio.Writer
 	written int64 // bytes accepted, equal to the file's size once flushed
+	// recycled: the file held an earlier file's bytes, which may run past
+	// the new ones until close cuts them off.
+	recycled bool
 }
 
 const outputBufferSize = 256 << 10
@@ -64,18 +69,35 @@ func (t teeFile) Write(p []byte) (int, error) {
 // two orders are the same.
 func createOutput(dir, table string, seq int64, reuse *bufio.Writer) (*output, error) {
 	path := filepath.Join(dir, fileName(table, int(seq))) + partialSuffix
+	if seq == 0 {
+		// A file an earlier writer recycled, if there is one (see
+		// Recycle), takes the partial name, so that the recycled name is
+		// free again for the file this writer delivers first, and is
+		// written over, then cut to its new length when closed: truncating
+		// it to nothing first would make ext4 flush it to disk on close,
+		// as it does for files replaced by truncation.
+		if syscall.Rename(filepath.Join(dir, fileName(table, 0))+recycledSuffix, path) == nil {
+			if f, err := os.OpenFile(path, os.O_WRONLY, 0); err == nil {
+				return newOutput(f, path, true, reuse), nil
+			}
+		}
+	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
 	if err != nil {
 		return nil, fmt.Errorf("create parquet file: %w", err)
 	}
-	o := &output{f: f, path: path, hash: sha256.New()}
+	return newOutput(f, path, false, reuse), nil
+}
+
+func newOutput(f *os.File, path string, recycled bool, reuse *bufio.Writer) *output {
+	o := &output{f: f, path: path, hash: sha256.New(), recycled: recycled}
 	if reuse != nil {
 		reuse.Reset(teeFile{o})
 		o.buf = reuse
 	} else {
 		o.buf = bufio.NewWriterSize(teeFile{o}, outputBufferSize)
 	}
-	return o, nil
+	return o
 }
 
 func (o *output) Write(p []byte) (int, error) {
@@ -94,6 +116,11 @@ func (o *output) close() error {
 	if err := o.buf.Flush(); err != nil {
 		return fmt.Errorf("write %s: %w", o.path, err)
 	}
+	if o.recycled {
+		if err := o.f.Truncate(o.written); err != nil {
+			return fmt.Errorf("truncate %s: %w", o.path, err)
+		}
+	}
 	if err := o.f.Close(); err != nil {
 		return fmt.Errorf("close %s: %w", o.path, err)
 	}
@@ -109,6 +136,36 @@ func (o *output) commit(path string) error {
 	o.path = path
 	return nil
 }
+
+// Recycle takes back a delivered file whose bytes nobody needs any more.
+// A table's first file, when small, keeps its inode under a name of its
+// own, which the next writer of the same table in the same directory
+// writes its first file into instead of creating one: on ext4, creating a file means searching the inode
+// bitmap past every inode freed in the last seconds, which a burst of
+// small exports made the largest part of their file system cost. No lane
+// ever writes under that name, so a file recycled while the table's other
+// lanes still write cannot be one of theirs. Other files are removed. It
+// reports whether the file was kept.
+func Recycle(f File) (kept bool, err error) {
+	if f.Index == 0 && f.Size <= recycleMaxSize {
+		// syscall.Rename: os.Rename would look the new name up first.
+		if err := syscall.Rename(f.Path, f.Path+recycledSuffix); err == nil {
+			return true, nil
+		}
+	}
+	return false, os.Remove(f.Path)
+}
+
+// recycledSuffix marks a file kept by Recycle.
+const recycledSuffix = ".recycled"
+
+// recycleMaxSize bounds the disk space a recycled file holds until it is
+// written again.
+const recycleMaxSize = 256 << 10
+
+// IsRecycled reports whether a spool directory's entry is a file kept by
+// Recycle.
+func IsRecycled(name string) bool { return strings.HasSuffix(name, recycledSuffix) }
 
 // discard closes and removes the file, finished or not.
 func (o *output) discard() {

@@ -70,6 +70,7 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	defer stopRegistry()
 	engine := s.engine(c, spool)
+	engine.Slots = job.NewSlots(cfg.Jobs.Workers, cfg.Jobs.SmallWorkers, int64(cfg.Jobs.SmallRows))
 	stopReporting, err := s.startReporting(ctx, c, cons, engine)
 	if err != nil {
 		return err
@@ -112,9 +113,9 @@ func (s *Service) Run(ctx context.Context) error {
 
 	ready.Store(true)
 	log.Info("exportd running", "stream", cfg.NATS.Stream, "consumer", cfg.NATS.Consumer,
-		"workers", cfg.Jobs.Workers, "destinations", len(s.Catalog.Names()))
+		"workers", cfg.Jobs.Workers, "small_workers", cfg.Jobs.SmallWorkers, "destinations", len(s.Catalog.Names()))
 	trigger.Consume(ctx, jobCtx, cons, trigger.ConsumeOptions{
-		Workers:   cfg.Jobs.Workers,
+		Workers:   engine.Slots.Deliveries(),
 		Heartbeat: heartbeat(cfg.Jobs.AckWait),
 		Logger:    log,
 	}, s.countRedeliveries(engine.Handle))

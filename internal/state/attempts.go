@@ -40,7 +40,8 @@ const (
 // last one is not over. It returns the count (with the last failure).
 func (s *Store) StartAttempt(ctx context.Context, dest, completion string, max int, now time.Time) (Attempts, Verdict, error) {
 	var v Verdict
-	a, err := update(ctx, s.attempts, completedKey(dest, completion), func(a *Attempts, _ bool) (bool, error) {
+	// A first attempt is the rule: its count is created without a read.
+	a, _, err := updateGuess(ctx, s.attempts, completedKey(dest, completion), absent, func(a *Attempts, _ bool) (bool, error) {
 		switch {
 		case a.Started >= max:
 			v = Exhausted

@@ -2,6 +2,7 @@ package state
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -101,8 +102,17 @@ func (d Destination) FreeAt() time.Time {
 // when nothing is.
 func (s *Store) Destination(ctx context.Context, name string) (Destination, error) {
 	var d Destination
-	_, _, err := get(ctx, s.destinations, name, &d)
+	g, _, err := getGuess(ctx, s.destinations, name, &d)
+	s.records.set(name, g, err)
 	return d, err
+}
+
+// updateRecord changes a destination's record, starting from the record
+// as this process last read or wrote it.
+func (s *Store) updateRecord(ctx context.Context, name string, fn func(d *Destination, exists bool) (bool, error)) error {
+	_, g, err := updateGuess(ctx, s.destinations, name, s.records.get(name), fn)
+	s.records.set(name, g, err)
+	return err
 }
 
 // ErrMinuteTaken is returned by Reserve when the minute of the requested
@@ -119,7 +129,7 @@ var ErrMinuteTaken = errors.New("the minute is taken by an earlier dump")
 func (s *Store) Reserve(ctx context.Context, name string, now time.Time) (time.Time, Destination, error) {
 	var prev Destination
 	t := now.UTC().Truncate(time.Microsecond)
-	_, err := update(ctx, s.destinations, name, func(d *Destination, _ bool) (bool, error) {
+	err := s.updateRecord(ctx, name, func(d *Destination, _ bool) (bool, error) {
 		prev = *d
 		if free := d.FreeAt(); t.Before(free) {
 			return false, fmt.Errorf("%w: %s is free from %s", ErrMinuteTaken, name, free.Format(time.RFC3339))
@@ -135,7 +145,7 @@ func (s *Store) Reserve(ctx context.Context, name string, now time.Time) (time.T
 
 // RecordIntent records the commit a destination is about to make.
 func (s *Store) RecordIntent(ctx context.Context, name string, in CommitIntent) error {
-	_, err := update(ctx, s.destinations, name, func(d *Destination, _ bool) (bool, error) {
+	err := s.updateRecord(ctx, name, func(d *Destination, _ bool) (bool, error) {
 		d.Intent = &in
 		return true, nil
 	})
@@ -148,7 +158,7 @@ func (s *Store) RecordIntent(ctx context.Context, name string, in CommitIntent) 
 // ClearIntent forgets the commit intent of the dump exported at t, if it
 // is still the recorded one: that commit failed and will not be repeated.
 func (s *Store) ClearIntent(ctx context.Context, name string, t time.Time) error {
-	_, err := update(ctx, s.destinations, name, func(d *Destination, _ bool) (bool, error) {
+	err := s.updateRecord(ctx, name, func(d *Destination, _ bool) (bool, error) {
 		if d.Intent == nil || !d.Intent.Time.Equal(t) {
 			return false, nil
 		}
@@ -164,7 +174,7 @@ func (s *Store) ClearIntent(ctx context.Context, name string, t time.Time) error
 // RecordCommit remembers a committed dump and clears its commit intent. A
 // dump older than the one already recorded does not replace it.
 func (s *Store) RecordCommit(ctx context.Context, name string, c Commit) error {
-	_, err := update(ctx, s.destinations, name, func(d *Destination, _ bool) (bool, error) {
+	err := s.updateRecord(ctx, name, func(d *Destination, _ bool) (bool, error) {
 		cleared := d.Intent != nil && !d.Intent.Time.After(c.Time)
 		if cleared {
 			d.Intent = nil
@@ -228,11 +238,15 @@ func (s *Store) Completed(ctx context.Context, dest, runID string) (Completion, 
 	return c, ok, err
 }
 
-// MarkCompleted records the completion of (destination, run).
+// MarkCompleted records the completion of (destination, run), replacing
+// any earlier one.
 func (s *Store) MarkCompleted(ctx context.Context, dest, runID string, c Completion) error {
-	_, err := update(ctx, s.completed, completedKey(dest, runID), func(v *Completion, _ bool) (bool, error) {
-		*v = c
-		return true, nil
-	})
-	return err
+	b, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	if _, err := s.completed.Put(ctx, completedKey(dest, runID), b); err != nil {
+		return fmt.Errorf("record the completion of %s: %w", dest, err)
+	}
+	return nil
 }

@@ -1,7 +1,9 @@
 package state
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -36,6 +38,7 @@ type Lease struct {
 	renewing chan struct{}
 	mu       sync.Mutex
 	rev      uint64
+	value    []byte // the holder, as stored
 	lost     bool
 	// held is when the lease was last known to be ours: just before the
 	// request that created or renewed it was sent. It expires a TTL later.
@@ -46,7 +49,11 @@ type Lease struct {
 // the holder) if another job has it.
 func (s *Store) Acquire(ctx context.Context, dest string, h LeaseHolder) (*Lease, error) {
 	sent := time.Now()
-	rev, err := cas(ctx, s.leases, dest, 0, h)
+	value, err := json.Marshal(h)
+	if err != nil {
+		return nil, err
+	}
+	rev, err := s.leases.Create(ctx, dest, value)
 	if conflict(err) {
 		var cur LeaseHolder
 		if _, ok, gerr := get(ctx, s.leases, dest, &cur); gerr == nil && ok {
@@ -57,7 +64,7 @@ func (s *Store) Acquire(ctx context.Context, dest string, h LeaseHolder) (*Lease
 	if err != nil {
 		return nil, fmt.Errorf("acquire lease on %s: %w", dest, err)
 	}
-	return &Lease{s: s, dest: dest, rev: rev, held: sent, renewing: make(chan struct{}, 1)}, nil
+	return &Lease{s: s, dest: dest, rev: rev, value: value, held: sent, renewing: make(chan struct{}, 1)}, nil
 }
 
 // Renew extends the lease. It fails with ErrLeaseLost only when the lease
@@ -78,19 +85,27 @@ func (l *Lease) Renew(ctx context.Context) error {
 	if lost {
 		return ErrLeaseLost
 	}
+	// The lease is rewritten as it was stored, on condition that it is
+	// still at the revision this holder last wrote: no read first.
 	sent := time.Now()
-	e, err := l.s.leases.Get(ctx, l.dest)
-	switch {
-	case errors.Is(err, jetstream.ErrKeyNotFound):
-		return l.lose("the lease expired or was deleted")
-	case err != nil:
-		return fmt.Errorf("renew lease on %s: read it: %w", l.dest, err)
-	case e.Revision() != rev:
-		return l.lose("another job took it")
-	}
-	rev, err = l.s.leases.Update(ctx, l.dest, e.Value(), rev)
+	rev, err := l.s.leases.Update(ctx, l.dest, l.value, rev)
 	if conflict(err) {
-		return l.lose("another job took it")
+		// A renewal that timed out may have taken effect after all (sent
+		// once NATS was back): the lease then still holds this holder,
+		// at a later revision.
+		var e jetstream.KeyValueEntry
+		switch e, err = l.s.leases.Get(ctx, l.dest); {
+		case errors.Is(err, jetstream.ErrKeyNotFound):
+			return l.lose("the lease expired or was deleted")
+		case err != nil:
+			return fmt.Errorf("renew lease on %s: read it: %w", l.dest, err)
+		case !bytes.Equal(e.Value(), l.value):
+			return l.lose("another job took it")
+		}
+		rev, err = l.s.leases.Update(ctx, l.dest, l.value, e.Revision())
+		if conflict(err) {
+			return l.lose("another job took it")
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("renew lease on %s: %w", l.dest, err)

@@ -25,12 +25,16 @@ func Newer(a, b event.ModellingCompleted) bool {
 // recorded before such events were refused) is replaced rather than
 // allowed to supersede every later run.
 func (s *Store) RecordRun(ctx context.Context, ev event.ModellingCompleted, notAfter time.Time) (event.ModellingCompleted, error) {
-	if _, err := update(ctx, s.runs, runKey(ev.AccountID, ev.RunID), func(v *event.ModellingCompleted, exists bool) (bool, error) {
-		*v = ev
-		return !exists, nil
-	}); err != nil {
-		return ev, fmt.Errorf("record run %s: %w", ev.RunID, err)
-	}
+	// The run is new, as a rule: it is created without a read, and at
+	// the same time as the account's record is updated.
+	recorded := make(chan error, 1)
+	go func() {
+		_, _, err := updateGuess(ctx, s.runs, runKey(ev.AccountID, ev.RunID), absent, func(v *event.ModellingCompleted, exists bool) (bool, error) {
+			*v = ev
+			return !exists, nil
+		})
+		recorded <- err
+	}()
 	latest, err := update(ctx, s.accounts, ev.AccountID, func(v *event.ModellingCompleted, exists bool) (bool, error) {
 		if exists && !Newer(ev, *v) && !v.CompletedAt.After(notAfter) {
 			return false, nil
@@ -38,6 +42,9 @@ func (s *Store) RecordRun(ctx context.Context, ev event.ModellingCompleted, notA
 		*v = ev
 		return true, nil
 	})
+	if rerr := <-recorded; rerr != nil {
+		return ev, fmt.Errorf("record run %s: %w", ev.RunID, rerr)
+	}
 	if err != nil {
 		return ev, fmt.Errorf("record the latest run of %s: %w", ev.AccountID, err)
 	}

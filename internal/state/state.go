@@ -27,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/exportd/exportd/internal/jsretry"
@@ -61,6 +62,8 @@ type Store struct {
 	reexports    jetstream.KeyValue
 	leaseTTL     time.Duration
 	retry        *retrier
+	// records guesses the destination records for the next writes.
+	records known
 }
 
 // Open creates or updates the buckets, idempotently, and returns the store.
@@ -122,17 +125,24 @@ func Open(ctx context.Context, js jetstream.JetStream, o Options) (*Store, error
 
 // get decodes a key's JSON value; ok is false when the key is absent.
 func get(ctx context.Context, kv jetstream.KeyValue, key string, v any) (rev uint64, ok bool, err error) {
+	g, ok, err := getGuess(ctx, kv, key, v)
+	return g.rev, ok, err
+}
+
+// getGuess decodes a key's JSON value and returns it as read, for a later
+// write to start from.
+func getGuess(ctx context.Context, kv jetstream.KeyValue, key string, v any) (guess, bool, error) {
 	e, err := kv.Get(ctx, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return 0, false, nil
+		return guess{}, false, nil
 	}
 	if err != nil {
-		return 0, false, fmt.Errorf("read %s/%s: %w", kv.Bucket(), key, err)
+		return guess{}, false, fmt.Errorf("read %s/%s: %w", kv.Bucket(), key, err)
 	}
 	if err := json.Unmarshal(e.Value(), v); err != nil {
-		return 0, false, fmt.Errorf("decode %s/%s: %w", kv.Bucket(), key, err)
+		return guess{}, false, fmt.Errorf("decode %s/%s: %w", kv.Bucket(), key, err)
 	}
-	return e.Revision(), true, nil
+	return guess{rev: e.Revision(), raw: e.Value()}, true, nil
 }
 
 // cas stores v under key if the key is still at rev (0: still absent).
@@ -161,26 +171,122 @@ func conflict(err error) bool {
 // update runs a compare-and-set loop on key: fn sees the current value
 // (zero if absent) and changes it; it returns false to leave it alone.
 func update[T any](ctx context.Context, kv jetstream.KeyValue, key string, fn func(v *T, exists bool) (bool, error)) (T, error) {
+	v, _, err := updateGuess(ctx, kv, key, nil, fn)
+	return v, err
+}
+
+// guess is what a key is believed to hold: its revision (0: absent) and
+// value. A write that starts from a guess needs no read first; a wrong
+// guess costs one failed compare-and-set. An export's writes to its
+// destination's record (reserve, commit intent, commit) each start from
+// the record as the one before left it, and a first attempt's counter
+// from nothing, which halves the round trips to NATS of a small export.
+type guess struct {
+	rev uint64
+	raw []byte
+}
+
+// absent guesses that a key does not exist yet.
+var absent = &guess{}
+
+// updateGuess is update starting from g when g is not nil. Only a write
+// is trusted to a guess: when fn decides, on the guessed value, not to
+// write or fails, it decides again on the value as read. It returns the
+// value and what the key holds now, as far as it knows.
+func updateGuess[T any](ctx context.Context, kv jetstream.KeyValue, key string, g *guess, fn func(v *T, exists bool) (bool, error)) (T, guess, error) {
 	for attempt := 0; ; attempt++ {
 		var v T
-		rev, ok, err := get(ctx, kv, key, &v)
-		if err != nil {
-			return v, err
+		var cur guess
+		var ok, guessed bool
+		if g != nil {
+			cur, ok, guessed = *g, g.rev != 0, true
+			if ok && json.Unmarshal(g.raw, &v) != nil {
+				v, guessed = *new(T), false
+			}
+			g = nil
+		}
+		if !guessed {
+			var err error
+			if cur, ok, err = getGuess(ctx, kv, key, &v); err != nil {
+				return v, guess{}, err
+			}
 		}
 		change, err := fn(&v, ok)
-		if err != nil || !change {
-			return v, err
+		if guessed && (err != nil || !change) {
+			attempt--
+			continue
 		}
-		if _, err = cas(ctx, kv, key, rev, v); err == nil {
-			return v, nil
+		if err != nil || !change {
+			return v, cur, err
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			return v, guess{}, err
+		}
+		var rev uint64
+		if cur.rev == 0 {
+			rev, err = kv.Create(ctx, key, b)
+		} else {
+			rev, err = kv.Update(ctx, key, b, cur.rev)
+		}
+		if err == nil {
+			return v, guess{rev: rev, raw: b}, nil
+		}
+		if guessed && conflict(err) {
+			attempt--
+			continue
 		}
 		if !conflict(err) || attempt > 50 {
-			return v, fmt.Errorf("write %s/%s: %w", kv.Bucket(), key, err)
+			return v, guess{}, fmt.Errorf("write %s/%s: %w", kv.Bucket(), key, err)
 		}
 		select {
 		case <-ctx.Done():
-			return v, ctx.Err()
+			return v, guess{}, ctx.Err()
 		case <-time.After(time.Duration(attempt+1) * 5 * time.Millisecond):
 		}
 	}
+}
+
+// known remembers the records of the destinations this process exports
+// to as it last read or wrote them, as guesses for its next writes. It is
+// bounded: a forgotten record only costs a read.
+type known struct {
+	mu sync.Mutex
+	m  map[string]guess
+}
+
+const maxKnown = 1024
+
+func (k *known) get(name string) *guess {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if g, ok := k.m[name]; ok {
+		return &g
+	}
+	return nil
+}
+
+func (k *known) set(name string, g guess, err error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if err != nil || g.rev == 0 {
+		delete(k.m, name)
+		return
+	}
+	if k.m == nil {
+		k.m = map[string]guess{}
+	}
+	if _, ok := k.m[name]; !ok && len(k.m) >= maxKnown {
+		for other := range k.m {
+			delete(k.m, other)
+			break
+		}
+	}
+	k.m[name] = g
+}
+
+func (k *known) forget(name string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	delete(k.m, name)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/exportd/exportd/internal/event"
@@ -18,6 +19,9 @@ type Bus struct {
 	NC     *nats.Conn
 	JS     jetstream.JetStream
 	Stream string
+
+	mu     sync.Mutex
+	handle jetstream.Stream // looked up once: a look-up is a request
 }
 
 // Publish sends a core NATS message.
@@ -49,9 +53,9 @@ func (b *Bus) Enqueue(ctx context.Context, subject, msgID string, data []byte) e
 // LastEvent returns the newest well-formed event in the stream for an
 // account, with its stream sequence.
 func (b *Bus) LastEvent(ctx context.Context, account string) (event.ModellingCompleted, uint64, bool, error) {
-	s, err := b.JS.Stream(ctx, b.Stream)
+	s, err := b.stream(ctx)
 	if err != nil {
-		return event.ModellingCompleted{}, 0, false, fmt.Errorf("stream %s: %w", b.Stream, err)
+		return event.ModellingCompleted{}, 0, false, err
 	}
 	m, err := s.GetLastMsgForSubject(ctx, event.Subject(account))
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
@@ -65,6 +69,20 @@ func (b *Bus) LastEvent(ctx context.Context, account string) (event.ModellingCom
 		return event.ModellingCompleted{}, 0, false, nil // a malformed event supersedes nothing
 	}
 	return ev, m.Sequence, true, nil
+}
+
+// stream returns the event stream's handle, looking it up the first time.
+func (b *Bus) stream(ctx context.Context) (jetstream.Stream, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.handle == nil {
+		s, err := b.JS.Stream(ctx, b.Stream)
+		if err != nil {
+			return nil, fmt.Errorf("stream %s: %w", b.Stream, err)
+		}
+		b.handle = s
+	}
+	return b.handle, nil
 }
 
 // PublishEvent publishes a modelling-complete event into the stream with

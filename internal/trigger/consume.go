@@ -126,6 +126,9 @@ type ConsumeOptions struct {
 // Consume runs workers that each fetch one message at a time (so no ack
 // timer starts before a worker is free), keep it alive with in-progress
 // heartbeats while the handler runs, and settle it as the handler says.
+// Workers is how many deliveries are in hand at once: the handler may
+// make some of them wait for their turn (the job engine's slots), so it
+// is more than the exports that run at once.
 // It stops fetching when fetchCtx is done and returns once in-flight
 // handlers, which run under jobCtx, have returned.
 func Consume(fetchCtx, jobCtx context.Context, cons jetstream.Consumer, o ConsumeOptions, h Handler) {
@@ -198,12 +201,14 @@ func handle(ctx context.Context, m jetstream.Msg, o ConsumeOptions, log *slog.Lo
 	stop()
 	<-hbDone
 
+	// Settling does not wait for JetStream's answer, so that the worker
+	// fetches its next event at once. An acknowledgement that gets lost
+	// (NATS going away just then) redelivers the event after the ack
+	// wait, and the handler finds it done.
 	var err error
 	switch out.kind {
 	case outcomeAck:
-		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		err = m.DoubleAck(actx)
-		cancel()
+		err = m.Ack()
 	case outcomeRetry:
 		err = m.NakWithDelay(out.delay)
 	case outcomeTerm:

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"strings"
 	"sync"
 
 	"github.com/exportd/exportd/sdk"
@@ -19,6 +20,12 @@ type export struct {
 
 	mu      sync.Mutex
 	written []string // keys of files placed, for Abort
+	// dump is the export's minute folder, opened (and made) by the first
+	// Put and closed by Commit or Abort: each file is then placed from it,
+	// without walking down from the root again.
+	dump    *os.File
+	users   int  // Puts using dump
+	closing bool // dump is closed by its last user
 }
 
 var _ sdk.Export = (*export)(nil)
@@ -29,7 +36,13 @@ func (e *export) Put(ctx context.Context, f sdk.File) error {
 		return err
 	}
 	key := e.d.layout.FileKey(e.info.Time, f.Table, f.Index)
-	placed, err := e.d.tree.write(ctx, key, func(w io.Writer) error {
+	prefix := e.d.layout.DumpPrefix(e.info.Time)
+	dump, err := e.dumpDir(prefix)
+	if err != nil {
+		return fmt.Errorf("deliver %s file %d: %w", f.Table, f.Index, err)
+	}
+	defer e.doneWithDump()
+	placed, err := e.d.tree.writeIn(ctx, dump, prefix, strings.TrimPrefix(key, prefix+"/"), func(w io.Writer) error {
 		return copyVerified(ctx, w, f)
 	})
 	if placed {
@@ -42,6 +55,47 @@ func (e *export) Put(ctx context.Context, f sdk.File) error {
 		return fmt.Errorf("deliver %s file %d: %w", f.Table, f.Index, err)
 	}
 	return nil
+}
+
+// dumpDir opens the export's minute folder, making it if need be, once,
+// for a Put that calls doneWithDump when it is done with it. A failure is
+// retried by the next Put.
+func (e *export) dumpDir(prefix string) (*os.File, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closing {
+		return nil, sdk.Permanent(errors.New("the export is over"))
+	}
+	if e.dump == nil {
+		var err error
+		if e.dump, err = e.d.tree.openDir(prefix, true); err != nil {
+			e.dump = nil
+			return nil, err
+		}
+	}
+	e.users++
+	return e.dump, nil
+}
+
+func (e *export) doneWithDump() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.users--; e.users == 0 && e.closing && e.dump != nil {
+		e.dump.Close()
+		e.dump = nil
+	}
+}
+
+// closeDump closes the minute folder once no Put uses it any more; a Put
+// that comes later fails.
+func (e *export) closeDump() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.closing = true
+	if e.users == 0 && e.dump != nil {
+		e.dump.Close()
+		e.dump = nil
+	}
 }
 
 // copyVerified copies the spool file into w and fails, before anything is
@@ -61,6 +115,7 @@ func copyVerified(ctx context.Context, w io.Writer, f sdk.File) error {
 // cannot be synced afterwards (the rename may then not survive a power
 // loss, which leaves the previous receipt, naming a complete dump).
 func (e *export) Commit(ctx context.Context, m sdk.Manifest) (sdk.Receipt, error) {
+	e.closeDump()
 	key := e.d.layout.ReceiptKey()
 	path := e.d.tree.full(key)
 	e.d.commitMu.Lock()
@@ -120,6 +175,7 @@ func (e *export) writeManifest(ctx context.Context, m sdk.Manifest) error {
 // Abort removes the files this export delivered and the folders it left
 // empty: unlike a bucket, a local folder is ours to tidy.
 func (e *export) Abort(context.Context) error {
+	e.closeDump()
 	e.mu.Lock()
 	written := e.written
 	e.written = nil

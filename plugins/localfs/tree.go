@@ -64,26 +64,49 @@ func (t *tree) openRoot(create bool) (*os.File, error) {
 // without following symbolic links, creating missing directories with the
 // tree's directory mode when create is set.
 func (t *tree) openDir(rel string, create bool) (*os.File, error) {
-	dir, err := t.openRoot(create)
-	if err != nil {
-		return nil, err
+	return t.openDirIn(nil, "", rel, create)
+}
+
+// openDirIn opens the directory rel below base, an open directory whose
+// key below the root is baseKey (nil: the root), as openDir does. base
+// stays open; the directory returned is the caller's to close, and is
+// base itself only when rel is empty and base nil (the root).
+func (t *tree) openDirIn(base *os.File, baseKey, rel string, create bool) (*os.File, error) {
+	dir := base
+	if dir == nil {
+		var err error
+		if dir, err = t.openRoot(create); err != nil {
+			return nil, err
+		}
 	}
-	walked := ""
+	walked := baseKey
 	for _, name := range strings.Split(rel, "/") {
 		if name == "" {
 			continue
 		}
 		if err := checkSegment(name); err != nil {
-			dir.Close()
+			if dir != base {
+				dir.Close()
+			}
 			return nil, err
 		}
 		walked = path.Join(walked, name)
 		next, err := t.openChild(dir, name, walked, create)
-		dir.Close()
+		if dir != base {
+			dir.Close()
+		}
 		if err != nil {
 			return nil, err
 		}
 		dir = next
+	}
+	if dir == base {
+		// rel named base itself: a descriptor of its own for the caller.
+		fd, err := unix.Dup(int(base.Fd()))
+		if err != nil {
+			return nil, pathError("open", t.full(baseKey), err)
+		}
+		return os.NewFile(uintptr(fd), base.Name()), nil
 	}
 	return dir, nil
 }
@@ -168,15 +191,23 @@ func splitKey(key string) (dir, name string) {
 // file is in place, which it may be even when err says that the
 // directory could not be synced.
 func (t *tree) write(ctx context.Context, key string, fill func(io.Writer) error) (placed bool, err error) {
-	dirKey, name := splitKey(key)
+	return t.writeIn(ctx, nil, "", key, fill)
+}
+
+// writeIn is write of the file rel below base, an open directory whose
+// key is baseKey (nil: the root).
+func (t *tree) writeIn(ctx context.Context, base *os.File, baseKey, rel string, fill func(io.Writer) error) (placed bool, err error) {
+	dirRel, name := splitKey(rel)
 	if err := checkSegment(name); err != nil {
 		return false, err
 	}
-	dir, err := t.openDir(dirKey, true)
+	dir, err := t.openDirIn(base, baseKey, dirRel, true)
 	if err != nil {
 		return false, err
 	}
 	defer dir.Close()
+	dirKey := path.Join(baseKey, dirRel)
+	key := path.Join(dirKey, name)
 	dfd := int(dir.Fd())
 	var rnd [6]byte
 	_, _ = rand.Read(rnd[:])

@@ -38,14 +38,23 @@ type batch struct {
 	vals   [][]byte // one row's values, rebuilt by row()
 }
 
+// newBatch returns an empty batch. Its buffers start small and grow as
+// rows come: a small table's read would otherwise allocate (and clear)
+// megabytes it never uses, the largest part of a small export's memory
+// traffic.
 func newBatch(ncols int) *batch {
 	return &batch{
-		buf:    make([]byte, 0, batchBytes),
-		bounds: make([]int32, 0, 2*ncols*batchRows),
+		buf:    make([]byte, 0, initialBatchBytes),
+		bounds: make([]int32, 0, 2*ncols*initialBatchRows),
 		ncols:  ncols,
 		vals:   make([][]byte, ncols),
 	}
 }
+
+const (
+	initialBatchBytes = 16 << 10
+	initialBatchRows  = 64
+)
 
 func (b *batch) reset() {
 	if cap(b.buf) > maxKeptBatchBytes {

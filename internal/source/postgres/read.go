@@ -26,6 +26,13 @@ func (s *snapshot) ReadTable(ctx context.Context, table string, w source.RowWrit
 		return s.src.secrets.fail(fmt.Sprintf("read table %s.%s: %s", s.schema, table, what), err)
 	}
 	start := time.Now()
+	if r.large {
+		release, err := s.src.largeRead(ctx)
+		if err != nil {
+			return fail("wait for a reader", err)
+		}
+		defer release()
+	}
 	conn, err := s.readers.Acquire(ctx)
 	if err != nil {
 		return fail("acquire a connection", err)

@@ -39,12 +39,13 @@ type tableRead struct {
 	oids    []uint32
 	plans   []plan
 	columns []string
+	large   bool // see largeReads
 }
 
 // openSnapshot opens the coordinator's snapshot of pe.schema and describes
 // every table's columns: connect, begin, describe, map.
 func openSnapshot(ctx context.Context, s *Source, readers *pgxpool.Pool, pe perEvent, tables []string) (_ *snapshot, err error) {
-	coord, err := pgx.ConnectConfig(ctx, s.coord)
+	coord, reused, err := s.coordinator(ctx)
 	if err != nil {
 		return nil, openFailed(s, pe, "connect", err)
 	}
@@ -55,7 +56,21 @@ func openSnapshot(ctx context.Context, s *Source, readers *pgxpool.Pool, pe perE
 		}
 	}()
 	if err := snap.begin(ctx, pe, tables); err != nil {
-		return nil, err
+		if !reused || !coord.IsClosed() || ctx.Err() != nil {
+			return nil, err
+		}
+		// A kept connection that died while idle: start again on a new one.
+		s.forgetIdleCoordinators()
+		snap.Close()
+		if coord, err = pgx.ConnectConfig(ctx, s.coord); err != nil {
+			return nil, openFailed(s, pe, "connect", err)
+		}
+		snap.mu.Lock()
+		snap.coord = coord
+		snap.mu.Unlock()
+		if err := snap.begin(ctx, pe, tables); err != nil {
+			return nil, err
+		}
 	}
 	descs, err := snap.describe(ctx, pe, tables)
 	if err != nil {
@@ -114,21 +129,34 @@ type described struct {
 	nullable  []bool
 	fewValues []bool
 	query     string
+	// large: the planner's statistics say the table holds more than
+	// largeTableRows rows (unknown for a table block's query).
+	large bool
 }
 
 // describe prepares each table's query (the default one built from the
 // catalog, or the table block's) to learn its columns.
 func (snap *snapshot) describe(ctx context.Context, pe perEvent, tables []string) ([]described, error) {
+	var plain []string
+	for _, t := range tables {
+		if _, custom := pe.queries[t]; !custom {
+			plain = append(plain, t)
+		}
+	}
+	defaults, err := defaultQueries(ctx, snap.coord, pe.schema, plain)
+	if err != nil {
+		return nil, openFailed(snap.src, pe, "describe tables", err)
+	}
 	var descs []described
 	for _, t := range tables {
 		d := described{name: t}
-		var err error
 		d.query, d.custom = pe.queries[t]
 		if !d.custom {
-			d.query, d.nullable, d.fewValues, err = defaultQuery(ctx, snap.coord, pe.schema, t)
-			if err != nil {
-				return nil, openFailed(snap.src, pe, "describe table "+t, err)
+			dq, ok := defaults[t]
+			if !ok {
+				return nil, permanentf("table %s.%s has no columns", pe.schema, t)
 			}
+			d.query, d.nullable, d.fewValues, d.large = dq.query, dq.nullable, dq.fewValues, dq.rows > largeTableRows
 		}
 		sd, err := snap.coord.PgConn().Prepare(ctx, "", d.query, nil)
 		if err != nil {
@@ -188,7 +216,7 @@ func (snap *snapshot) mapColumns(ctx context.Context, pe perEvent, descs []descr
 func (m *mapper) table(d described) (schema.Table, *tableRead, error) {
 	n := len(d.fields)
 	tbl := schema.Table{Name: d.name, Columns: make([]schema.Column, n)}
-	r := &tableRead{query: d.query, formats: make([]int16, n), oids: make([]uint32, n), plans: make([]plan, n), columns: make([]string, n)}
+	r := &tableRead{query: d.query, formats: make([]int16, n), oids: make([]uint32, n), plans: make([]plan, n), columns: make([]string, n), large: d.large}
 	for i, f := range d.fields {
 		c, p, textual, err := m.column(f.Name, f.DataTypeOID, f.TypeModifier, d.nullable[i])
 		if err != nil {
@@ -209,50 +237,70 @@ func (m *mapper) table(d described) (schema.Table, *tableRead, error) {
 	return tbl, r, nil
 }
 
-// defaultQuery builds the query of a table read without a table block:
-// every column, in order, by name. A column declared with two or more
-// array dimensions (int[][]) is selected as array_to_json(col), JSON text
-// that keeps its nesting, since a LIST cannot. It also reports which
-// columns may be NULL, and which the planner's statistics say hold few
-// distinct values: those are worth a dictionary (a wrong guess costs
-// nothing, the writer falls back to plain encoding).
-func defaultQuery(ctx context.Context, conn *pgx.Conn, schemaName, table string) (query string, nullable, fewValues []bool, err error) {
+// defaultQuery is the query of a table read without a table block, and
+// what the catalog says of its columns.
+type defaultQuery struct {
+	query     string
+	nullable  []bool
+	fewValues []bool
+	rows      float64 // the planner's estimate; negative when unknown
+}
+
+// defaultQueries builds, in one catalog query, the query of every table
+// read without a table block: every column, in order, by name. A column
+// declared with two or more array dimensions (int[][]) is selected as
+// array_to_json(col), JSON text that keeps its nesting, since a LIST
+// cannot. It also reports which columns may be NULL, and which the
+// planner's statistics say hold few distinct values: those are worth a
+// dictionary (a wrong guess costs nothing, the writer falls back to plain
+// encoding). A table without columns is left out.
+func defaultQueries(ctx context.Context, conn *pgx.Conn, schemaName string, tables []string) (map[string]*defaultQuery, error) {
+	out := make(map[string]*defaultQuery, len(tables))
+	if len(tables) == 0 {
+		return out, nil
+	}
 	rows, err := conn.Query(ctx, `
-SELECT a.attname, a.attnotnull, a.attndims,
-       coalesce(s.n_distinct BETWEEN 1 AND $3, false)
+SELECT c.relname::text, a.attname, a.attnotnull, a.attndims,
+       coalesce(s.n_distinct BETWEEN 1 AND $3, false), c.reltuples::float8
 FROM pg_attribute a
 JOIN pg_class c ON c.oid = a.attrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_stats s ON s.schemaname = n.nspname AND s.tablename = c.relname AND s.attname = a.attname AND NOT s.inherited
-WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped
-ORDER BY a.attnum`, schemaName, table, maxDictionaryValues)
+WHERE n.nspname = $1 AND c.relname = ANY($2::name[]) AND a.attnum > 0 AND NOT a.attisdropped
+ORDER BY c.relname, a.attnum`, schemaName, tables, maxDictionaryValues)
 	if err != nil {
-		return "", nil, nil, err
+		return nil, err
 	}
 	defer rows.Close()
-	var cols []string
+	cols := map[string][]string{}
 	for rows.Next() {
-		var name string
+		var table, name string
 		var notNull, few bool
 		var dims int32
-		if err := rows.Scan(&name, &notNull, &dims, &few); err != nil {
-			return "", nil, nil, err
+		var estimate float64
+		if err := rows.Scan(&table, &name, &notNull, &dims, &few, &estimate); err != nil {
+			return nil, err
 		}
 		id := pgx.Identifier{name}.Sanitize()
 		if dims >= 2 {
 			id = "array_to_json(" + id + ") AS " + id
 		}
-		cols = append(cols, id)
-		nullable = append(nullable, !notNull)
-		fewValues = append(fewValues, few)
+		dq := out[table]
+		if dq == nil {
+			dq = &defaultQuery{rows: estimate}
+			out[table] = dq
+		}
+		cols[table] = append(cols[table], id)
+		dq.nullable = append(dq.nullable, !notNull)
+		dq.fewValues = append(dq.fewValues, few)
 	}
 	if err := rows.Err(); err != nil {
-		return "", nil, nil, err
+		return nil, err
 	}
-	if len(cols) == 0 {
-		return "", nil, nil, permanentf("table %s.%s has no columns", schemaName, table)
+	for table, dq := range out {
+		dq.query = "SELECT " + strings.Join(cols[table], ", ") + " FROM " + pgx.Identifier{schemaName, table}.Sanitize()
 	}
-	return "SELECT " + strings.Join(cols, ", ") + " FROM " + pgx.Identifier{schemaName, table}.Sanitize(), nullable, fewValues, nil
+	return out, nil
 }
 
 // maxDictionaryValues is the most distinct values (by the planner's
@@ -263,9 +311,9 @@ func (s *snapshot) Tables() []schema.Table { return s.tables }
 
 func (s *snapshot) Parallelism() int { return s.src.st.parallel }
 
-// Close ends the coordinator's transaction and closes its connection.
-// Readers still running keep their imported snapshot. It is safe to call
-// more than once.
+// Close ends the coordinator's transaction and keeps its connection for
+// the next snapshot (coordinators.go). Readers still running keep their
+// imported snapshot. It is safe to call more than once.
 func (s *snapshot) Close() error {
 	s.mu.Lock()
 	coord := s.coord
@@ -274,10 +322,6 @@ func (s *snapshot) Close() error {
 	if coord == nil {
 		return nil
 	}
-	// Closing the connection ends the transaction; Close has no context of
-	// its own, so the goodbye is bounded.
-	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
-	defer cancel()
-	coord.Close(ctx)
+	s.src.keepCoordinator(coord)
 	return nil
 }

@@ -22,7 +22,8 @@ func init() { source.Register("postgres", New) }
 // pool of reader connections, parallelism at most, shared by every export;
 // each open snapshot also holds one coordinator connection of its own, so
 // that readers waiting for the pool never starve the coordinators they
-// depend on.
+// depend on. Coordinators are kept for the next snapshots once theirs
+// closes (coordinators.go).
 type Source struct {
 	st      *settings
 	log     *slog.Logger
@@ -30,8 +31,13 @@ type Source struct {
 	pool    *pgxpool.Config // reader connections
 	coord   *pgx.ConnConfig // coordinator connections
 
+	// largeReads bounds the reader connections that large tables hold
+	// (see largeRead).
+	largeReads chan struct{}
+
 	mu      sync.Mutex
 	readers *pgxpool.Pool // made on first Open, so startup needs no database
+	idle    []idleCoordinator
 	closed  bool
 }
 
@@ -60,11 +66,12 @@ func New(body hcl.Body, env source.Env) (source.Source, hcl.Diagnostics) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Source{
-		st:      st,
-		log:     log,
-		secrets: newSecrets(st.dsn, pc.ConnConfig.Password),
-		pool:    pc,
-		coord:   coord,
+		st:         st,
+		log:        log,
+		secrets:    newSecrets(st.dsn, pc.ConnConfig.Password),
+		pool:       pc,
+		coord:      coord,
+		largeReads: make(chan struct{}, max(st.parallel-1, 1)),
 	}, diags
 }
 
@@ -144,7 +151,29 @@ func (s *Source) Close() error {
 		s.readers.Close()
 		s.readers = nil
 	}
+	for _, c := range s.idle {
+		closeCoordinator(c.conn)
+	}
+	s.idle = nil
 	return nil
+}
+
+// largeTableRows is the planner's estimate of rows above which a table's
+// read is large.
+const largeTableRows = 100000
+
+// largeRead waits until a large table may take a reader connection: large
+// tables hold at most all readers but one (with parallelism 2 or more),
+// so that the small tables of small accounts' exports never wait behind
+// the long reads of a large account. It returns the function that gives
+// the place back.
+func (s *Source) largeRead(ctx context.Context) (func(), error) {
+	select {
+	case s.largeReads <- struct{}{}:
+		return func() { <-s.largeReads }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // Parallelism is the configured number of concurrent table readers.
