@@ -26,8 +26,13 @@ nats {
 }
 
 jobs {
-  # Exports each replica runs at once. Three replicas × 4 = 12 in all.
+  # Large exports (whose last dump held more than small_rows rows) each
+  # replica encodes at once: they need the CPU. Three replicas × 4 = 12.
   workers = 4
+  # Small exports each replica runs beside them: they mostly wait on NATS,
+  # the plugin and the disk, so they take concurrency rather than cores.
+  small_workers = 16
+  small_rows    = 100000
   # The defaults, which the shared state's retries depend on: a read or
   # write of the state that meets a NATS leader election is retried for
   # half the shorter of the two (30 s) before the export fails and is
@@ -38,6 +43,15 @@ jobs {
 
 http {
   listen = "127.0.0.1:9464"
+}
+
+# Customers' destinations registered by the platform app through the API
+# (README, "Registering destinations at run time"). Every replica has the
+# same key file, mode 0600, owned by exportd:
+#   exportd destinations keygen -id k2026a > /etc/exportd/registry.key
+registry {
+  key_file = "/etc/exportd/registry.key"
+  plugins  = ["s3legacy"]
 }
 
 source "postgres" {
