@@ -144,6 +144,11 @@ func TestExampleCluster(t *testing.T) {
 	if b, err := put.CombinedOutput(); err != nil {
 		t.Fatalf("the app registers a destination: %v\n%s", err, b)
 	}
+	// Every replica applies the registration from its watch of the
+	// registry, a moment after the API has answered.
+	for _, r := range replicas {
+		r.waitLog(t, `msg="registered destination added" destination=umbrella`, time.Minute)
+	}
 	other, err := nats.Connect(c.URLs(), u.platform.option(t))
 	if err != nil {
 		t.Fatal(err)
@@ -203,7 +208,7 @@ func replicaConfig(t *testing.T, urls, seedFile, out string, accounts []string) 
 		t.Fatalf("exportd.hcl's nats block changed; update the test:\n%s", block)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "data_dir = %q\nplugin_dir = %q\nhttp { listen = \"\" }\n%s\nsource \"sample\" { scale = 0.01 }\n",
+	fmt.Fprintf(&b, "data_dir = %q\nplugin_dir = %q\nhttp { listen = \"\" }\nlog { level = \"debug\" }\n%s\nsource \"sample\" { scale = 0.01 }\n",
 		t.TempDir(), testsupport.PluginDir(t, "localfs", "regfs"), block)
 	for _, a := range accounts {
 		fmt.Fprintf(&b, "destination \"localfs\" %q {\n  account = %q\n  path    = %q\n  fsync   = false\n}\n", a, a, filepath.Join(out, a))
