@@ -54,7 +54,7 @@ demo: build ## run the daemon on embedded defaults, trigger one export, show the
 
 .PHONY: test
 test: tools ## run every test (starts nats-server and fake-gcs-server in-process, moto, versitygw, Azurite and PostgreSQL as needed)
-	$(GO) test -race -count=1 -timeout 30m ./...
+	$(GO) test -race -count=1 -timeout 60m ./...
 
 .PHONY: tools
 tools: ## install what the tests need beyond the machine image (versitygw; Azurite into .tools; promtool and systemd-analyze with apt-get)

@@ -236,8 +236,10 @@ func checkNoConcurrentExports(t *testing.T, replicas []*daemon) {
 // no destination is ever exported to by two jobs at once, and no run is
 // dumped twice to a destination.
 func TestReplicas(t *testing.T) {
+	t.Parallel()
 	for _, n := range []int{2, 3} {
 		t.Run(fmt.Sprintf("%d replicas", n), func(t *testing.T) {
+			t.Parallel()
 			accounts := []string{"a1", "a2", "a3", "a4", "a5"}
 			c := newCluster(t, accounts, sampleRows)
 			for range n {
@@ -307,6 +309,7 @@ func (d *daemon) waitExit(t *testing.T, timeout time.Duration) {
 // export. The event is redelivered and the export completes, after a
 // restart or on another replica, and the receipt names a complete dump.
 func TestCrashRecovery(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		point   string
 		restart bool // same data directory again, or another replica
@@ -316,6 +319,7 @@ func TestCrashRecovery(t *testing.T) {
 		{job.CrashBeforeCommit, true},
 	} {
 		t.Run(tc.point, func(t *testing.T) {
+			t.Parallel()
 			c := newCluster(t, []string{"acme"}, sampleRows)
 			cfg := c.config()
 			victim := startDaemon(t, cfg, "EXPORTD_TEST_CRASH="+tc.point)
@@ -353,6 +357,7 @@ func TestCrashRecovery(t *testing.T) {
 // runs, for less than the destination lease's TTL: the export is not
 // cancelled, it completes on its first attempt.
 func TestNATSRestartDuringExport(t *testing.T) {
+	t.Parallel()
 	c := newCluster(t, []string{"acme"}, longRows)
 	c.leaseTTL = "10s"
 	d := c.start()
@@ -451,6 +456,7 @@ func waitGone(t *testing.T, pid int, timeout time.Duration) {
 // are being delivered: the export fails retryably, the plugin is
 // restarted, and the retried export completes.
 func TestPluginKilledDuringExport(t *testing.T) {
+	t.Parallel()
 	c := newCluster(t, []string{"acme"}, longRows)
 	d := c.start()
 	c.publish(event.ModellingCompleted{AccountID: "acme", RunID: "run-1", CompletedAt: time.Now().UTC()})

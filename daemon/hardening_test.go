@@ -139,6 +139,7 @@ func TestNewestRunWaitsForTheLease(t *testing.T) {
 // period, two daemons stopped in turn during the export do not use the
 // event up; the third completes it.
 func TestRollingRestartsUseNoAttempts(t *testing.T) {
+	t.Parallel()
 	c := newCluster(t, []string{"acme"}, longRows)
 	c.maxDeliver = 2
 	c.grace = "0s"

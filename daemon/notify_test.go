@@ -24,6 +24,7 @@ import (
 // notifier whose receiver is down holds up neither the exports nor the
 // first notifier.
 func TestNotifications(t *testing.T) {
+	t.Parallel()
 	const secret = "notify-test-secret-0123456789"
 	type post struct {
 		header http.Header

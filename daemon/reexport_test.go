@@ -24,6 +24,7 @@ import (
 // job goes through the event stream and its outcome, with the receipt,
 // arrives on the jobs subject. The command line does the same and waits.
 func TestReexport(t *testing.T) {
+	t.Parallel()
 	c := newCluster(t, []string{"acme"}, sampleRows)
 	c.retention = "workqueue" // re-exports work whatever the stream keeps
 	c.start()
@@ -92,6 +93,7 @@ func TestReexport(t *testing.T) {
 // interleaved with valid events: it does not crash, gives each bad one up
 // with a reason (one advisory each), and still exports the valid ones.
 func TestFlood(t *testing.T) {
+	t.Parallel()
 	c := newCluster(t, []string{"acme", "globex"}, map[string]int64{"companies": 50, "contacts": 100, "events": 500, "revenue": 0, "revenue_attribution": 0, "paid_ads": 5})
 	d := c.start()
 	advisories := make(chan *nats.Msg, 2048)

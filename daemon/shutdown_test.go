@@ -13,6 +13,7 @@ import (
 // TestGracefulShutdown: on SIGTERM a daemon stops taking events but lets
 // the export in flight finish, then exits cleanly.
 func TestGracefulShutdown(t *testing.T) {
+	t.Parallel()
 	c := newCluster(t, []string{"acme"}, longRows)
 	d := c.start()
 	c.publish(event.ModellingCompleted{AccountID: "acme", RunID: "run-1", CompletedAt: time.Now().UTC()})
@@ -34,6 +35,7 @@ func TestGracefulShutdown(t *testing.T) {
 // is cancelled, its event goes back to JetStream, and another replica
 // completes it.
 func TestShutdownAfterGracePeriod(t *testing.T) {
+	t.Parallel()
 	c := newCluster(t, []string{"acme"}, longRows)
 	c.grace = "0s"
 	d := c.start()

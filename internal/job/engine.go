@@ -143,6 +143,9 @@ func (e *Engine) handleEvent(ctx context.Context, d trigger.Delivery) trigger.Ou
 	if newer, ok := e.newerRun(ev, latest, d.StreamSeq, newest); ok {
 		log.Info("run superseded by a newer run of the account; not exporting it", "newer_run_id", newer.RunID)
 		for _, name := range dests {
+			if e.announceCompleted(ctx, name, ev) {
+				continue
+			}
 			e.publish(OutcomeMessage{JobID: "", Account: ev.AccountID, Destination: name, RunID: ev.RunID,
 				Status: StatusSkipped, Final: true, Error: "superseded by run " + newer.RunID})
 		}
@@ -267,10 +270,40 @@ func (e *Engine) publishResults(s spec, results []result, took time.Duration) {
 	}
 }
 
+// announceCompleted publishes again, on the bus only, the outcome of a
+// run that a destination already completed, and reports whether it did.
+// A redelivered run that a newer one has superseded since may have been
+// exported by its first delivery, whose outcome was lost with that
+// replica's connection (outcomes are published at most once): saying
+// "skipped" would misreport a dump the customer has. The notifiers heard
+// it the first time, in the process that exported it.
+func (e *Engine) announceCompleted(ctx context.Context, dest string, ev event.ModellingCompleted) bool {
+	c, done, err := e.State.Completed(ctx, dest, ev.RunID)
+	if err != nil || !done {
+		return false
+	}
+	m := OutcomeMessage{Account: ev.AccountID, Destination: dest, RunID: ev.RunID, Final: true}
+	switch {
+	case c.Failed != "":
+		m.Status, m.Error = StatusFailed, c.Failed
+	case c.Skipped != "":
+		m.Status, m.Error = StatusSkipped, c.Skipped
+	default:
+		m.Status, m.ExportTime, m.Location = StatusCommitted, c.Time, c.Location
+	}
+	e.publishBus(m)
+	return true
+}
+
 func (e *Engine) publish(m OutcomeMessage) {
 	if e.Sink != nil {
 		e.Sink.Outcome(m)
 	}
+	e.publishBus(m)
+}
+
+// publishBus publishes an outcome on NATS only.
+func (e *Engine) publishBus(m OutcomeMessage) {
 	if e.Bus == nil {
 		return
 	}
