@@ -373,12 +373,11 @@ func (o *outcomeLog) record(m *nats.Msg) {
 		o.retries++
 	case om.Status != job.StatusCommitted:
 		o.fail(fmt.Errorf("account %s: export %s: %s", om.Account, om.Status, om.Error))
+	case o.committed[om.Account] != (time.Time{}):
+		// Announced again by a redelivery.
 	case om.Files != fleetTables || om.Rows != fleetRows:
 		o.fail(fmt.Errorf("account %s: %d files and %d rows, want %d and %d", om.Account, om.Files, om.Rows, fleetTables, fleetRows))
 	default:
-		if _, dup := o.committed[om.Account]; dup {
-			return
-		}
 		o.committed[om.Account] = now
 		o.last = now
 		if len(o.committed) == o.want {

@@ -20,10 +20,16 @@ func (x *jobRun) admit(name string) {
 		return
 	}
 	if !s.force {
-		if _, done, err := e.State.Completed(x.ctx, name, s.completion); err != nil {
+		if c, done, err := e.State.Completed(x.ctx, name, s.completion); err != nil {
 			x.add(x.notNow(name, sdk.Retryable(err), e.backoff(1)))
 			return
 		} else if done {
+			// A redelivery of a run already exported: its outcome may have
+			// been lost with the connection of the replica that exported
+			// it, so the bus hears it again (the notifiers do not).
+			if s.completion == s.event.RunID {
+				e.announce(name, s.event, c)
+			}
 			x.add(result{dest: name, status: StatusSkipped, err: errAlreadyDone, retryIn: -1, quiet: true})
 			return
 		}

@@ -282,6 +282,13 @@ func (e *Engine) announceCompleted(ctx context.Context, dest string, ev event.Mo
 	if err != nil || !done {
 		return false
 	}
+	e.announce(dest, ev, c)
+	return true
+}
+
+// announce publishes, on the bus only, how a destination's export of a
+// run ended, as the shared state records it.
+func (e *Engine) announce(dest string, ev event.ModellingCompleted, c state.Completion) {
 	m := OutcomeMessage{Account: ev.AccountID, Destination: dest, RunID: ev.RunID, Final: true}
 	switch {
 	case c.Failed != "":
@@ -290,9 +297,9 @@ func (e *Engine) announceCompleted(ctx context.Context, dest string, ev event.Mo
 		m.Status, m.Error = StatusSkipped, c.Skipped
 	default:
 		m.Status, m.ExportTime, m.Location = StatusCommitted, c.Time, c.Location
+		m.Files, m.Rows, m.Bytes = c.Files, c.Rows, c.Bytes
 	}
 	e.publishBus(m)
-	return true
 }
 
 func (e *Engine) publish(m OutcomeMessage) {

@@ -321,7 +321,7 @@ func (x *jobRun) conclude(outcomes map[string]Outcome, took time.Duration) {
 
 // committed marks a committed destination done.
 func (x *jobRun) committed(c *candidate, o Outcome) result {
-	done := state.Completion{Time: o.Time, Location: o.Receipt.Location}
+	done := state.Completion{Time: o.Time, Location: o.Receipt.Location, Files: o.Files(), Rows: o.Rows(), Bytes: o.Bytes()}
 	if err := persist(x.ctx, func(ctx context.Context) error {
 		return x.e.State.MarkCompleted(ctx, c.name, x.s.completion, done)
 	}); err != nil {

@@ -31,11 +31,11 @@ func (s *sinkRecorder) len() int {
 
 // TestSupersededRedeliveryAnnouncesTheDump: a run exported by its first
 // delivery, whose outcome was lost with the replica's connection and whose
-// acknowledgement was lost too, comes back after a newer run was recorded.
-// The redelivery says the run was committed (at its export time), not
-// "skipped", on the bus; the notifiers, which heard it the first time,
-// hear nothing again. A destination that never exported the run is
-// reported skipped, as before.
+// acknowledgement was lost too, comes back. The redelivery says on the bus
+// that the run was committed (at its export time), also once a newer run
+// was recorded meanwhile, where it used to say "skipped"; the notifiers,
+// which heard it the first time, hear nothing again. A destination that
+// never exported the run is reported skipped, as before.
 func TestSupersededRedeliveryAnnouncesTheDump(t *testing.T) {
 	f := newFixture(t, "", "a", "b")
 	ctx := context.Background()
@@ -49,6 +49,52 @@ func TestSupersededRedeliveryAnnouncesTheDump(t *testing.T) {
 		t.Fatalf("r1: %v", out)
 	}
 	_, exported, _ := f.receipt("a")
+
+	outcomes := make(chan *nats.Msg, 16)
+	sub, err := f.nc.ChanSubscribe(OutcomeSubject("acme", "*"), outcomes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	if err := f.nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	next := func(what string) map[string]OutcomeMessage {
+		t.Helper()
+		got := map[string]OutcomeMessage{}
+		for len(got) < 2 {
+			select {
+			case m := <-outcomes:
+				var om OutcomeMessage
+				if err := json.Unmarshal(m.Data, &om); err != nil {
+					t.Fatal(err)
+				}
+				got[om.Destination] = om
+			case <-time.After(10 * time.Second):
+				t.Fatalf("outcomes of %s: %+v", what, got)
+			}
+		}
+		return got
+	}
+	committed := func(what string, o OutcomeMessage) {
+		t.Helper()
+		if o.Status != StatusCommitted || !o.Final || o.RunID != "r1" || !o.ExportTime.Equal(exported) || o.Location == "" || o.Files == 0 || o.Rows == 0 || o.Bytes == 0 {
+			t.Errorf("%s: %+v, want r1 committed at %v", what, o, exported)
+		}
+	}
+
+	// A redelivery (its acknowledgement lost) says again how r1 ended.
+	before := sink.len()
+	if out := f.e.Handle(ctx, delivery(r1, 2)); out.String() != "ack" {
+		t.Fatalf("r1 again: %v", out)
+	}
+	got := next("a redelivery")
+	committed("a redelivery to a", got["a"])
+	committed("a redelivery to b", got["b"])
+	if n := sink.len() - before; n != 0 {
+		t.Errorf("the notifiers heard %d outcomes of a redelivery, want none", n)
+	}
+
 	// b lost its record of r1, as if r1 had never reached it.
 	kv, err := f.js.KeyValue(ctx, "test_completed")
 	if err != nil {
@@ -61,37 +107,12 @@ func TestSupersededRedeliveryAnnouncesTheDump(t *testing.T) {
 	if _, err := f.e.State.RecordRun(ctx, r2, now); err != nil {
 		t.Fatal(err)
 	}
-	before := sink.len()
-
-	outcomes := make(chan *nats.Msg, 16)
-	var sub *nats.Subscription
-	sub, err = f.nc.ChanSubscribe(OutcomeSubject("acme", "*"), outcomes)
-	if err != nil {
-		t.Fatal(err)
+	before = sink.len()
+	if out := f.e.Handle(ctx, delivery(r1, 3)); out.String() != "ack" {
+		t.Fatalf("r1 once more: %v", out)
 	}
-	defer func() { _ = sub.Unsubscribe() }()
-	if err := f.nc.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	if out := f.e.Handle(ctx, delivery(r1, 2)); out.String() != "ack" {
-		t.Fatalf("r1 again: %v", out)
-	}
-	got := map[string]OutcomeMessage{}
-	for len(got) < 2 {
-		select {
-		case m := <-outcomes:
-			var om OutcomeMessage
-			if err := json.Unmarshal(m.Data, &om); err != nil {
-				t.Fatal(err)
-			}
-			got[om.Destination] = om
-		case <-time.After(10 * time.Second):
-			t.Fatalf("outcomes of the redelivery: %+v", got)
-		}
-	}
-	if a := got["a"]; a.Status != StatusCommitted || !a.Final || a.RunID != "r1" || !a.ExportTime.Equal(exported) || a.Location == "" {
-		t.Errorf("a: %+v, want r1 committed at %v", a, exported)
-	}
+	got = next("a superseded redelivery")
+	committed("a superseded redelivery to a", got["a"])
 	if b := got["b"]; b.Status != StatusSkipped || b.Error != "superseded by run r2" {
 		t.Errorf("b: %+v, want skipped (superseded by run r2)", b)
 	}

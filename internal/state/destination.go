@@ -227,6 +227,10 @@ type Completion struct {
 	Skipped string `json:"skipped,omitempty"`
 	// Failed holds the error of an export given up for good.
 	Failed string `json:"failed,omitempty"`
+	// Files, Rows and Bytes are what a committed export delivered.
+	Files int   `json:"files,omitempty"`
+	Rows  int64 `json:"rows,omitempty"`
+	Bytes int64 `json:"bytes,omitempty"`
 }
 
 func completedKey(dest, runID string) string { return dest + "." + runID }
