@@ -238,7 +238,7 @@ func TestServerVerifiesMD5(t *testing.T) {
 	}
 	body := []byte("the encoded bytes")
 	wrong := md5.Sum([]byte("other bytes"))
-	err = d.upload(testContext(t), "dumps/x.parquet.gz", bytes.NewReader(body), int64(len(body)), wrong[:], parquetContentType)
+	err = d.upload(testContext(t), "dumps/x.parquet.gz", bytes.NewReader(body), int64(len(body)), wrong[:], legacylayout.ParquetContentType)
 	if err == nil || sdk.KindOf(err) != sdk.KindRetryable || !strings.Contains(err.Error(), "Md5Mismatch") {
 		t.Fatalf("upload with a wrong MD5: %v, want a retryable Md5Mismatch", err)
 	}

@@ -9,14 +9,7 @@ import (
 	"time"
 
 	"github.com/exportd/exportd/sdk"
-)
-
-// Content types of what the plugin writes. A .parquet.gz file is a plain
-// parquet file with GZIP column chunks, not a gzip stream, so it gets no
-// Content-Encoding.
-const (
-	parquetContentType = "application/vnd.apache.parquet"
-	receiptContentType = "application/json"
+	"github.com/exportd/exportd/sdk/legacylayout"
 )
 
 // export is one dump on its way into the container. The SDK guards the
@@ -60,7 +53,7 @@ func (e *export) Put(ctx context.Context, f sdk.File) error {
 	}
 	defer file.Close()
 	name := e.d.layout.FileKey(e.info.Time, f.Table, f.Index)
-	if err := e.d.upload(ctx, name, file, f.Size, sum.Sum(nil), parquetContentType); err != nil {
+	if err := e.d.upload(ctx, name, file, f.Size, sum.Sum(nil), legacylayout.ParquetContentType); err != nil {
 		return err
 	}
 	e.log.Debug("file delivered", "table", f.Table, "index", f.Index, "blob", name, "bytes", f.Size,
@@ -78,7 +71,7 @@ func (e *export) Commit(ctx context.Context, m sdk.Manifest) (sdk.Receipt, error
 		if err := e.putManifest(ctx, m); err != nil {
 			return err
 		}
-		return e.d.upload(ctx, name, bytes.NewReader(body), int64(len(body)), sum[:], receiptContentType)
+		return e.d.upload(ctx, name, bytes.NewReader(body), int64(len(body)), sum[:], legacylayout.JSONContentType)
 	}); err != nil {
 		return sdk.Receipt{}, err
 	}
@@ -98,7 +91,7 @@ func (e *export) putManifest(ctx context.Context, m sdk.Manifest) error {
 		return err
 	}
 	sum := md5.Sum(body)
-	if err := e.d.upload(ctx, e.d.layout.ManifestKey(e.info.Time), bytes.NewReader(body), int64(len(body)), sum[:], receiptContentType); err != nil {
+	if err := e.d.upload(ctx, e.d.layout.ManifestKey(e.info.Time), bytes.NewReader(body), int64(len(body)), sum[:], legacylayout.JSONContentType); err != nil {
 		return fmt.Errorf("store manifest: %w", err)
 	}
 	return nil

@@ -11,14 +11,7 @@ import (
 	"time"
 
 	"github.com/exportd/exportd/sdk"
-)
-
-// Content types of what the plugin writes. A .parquet.gz file is a plain
-// parquet file with GZIP column chunks, not a gzip stream, so it gets no
-// Content-Encoding.
-const (
-	parquetContentType = "application/vnd.apache.parquet"
-	receiptContentType = "application/json"
+	"github.com/exportd/exportd/sdk/legacylayout"
 )
 
 // export is one dump on its way into the bucket. The SDK guards the
@@ -63,7 +56,7 @@ func (e *export) Put(ctx context.Context, f sdk.File) error {
 	defer file.Close()
 	name := e.d.layout.FileKey(e.info.Time, f.Table, f.Index)
 	o := object{name: name, body: file, size: f.Size, crc32c: crc.Sum32(), md5: sum.Sum(nil),
-		contentType: parquetContentType, createOnly: true}
+		contentType: legacylayout.ParquetContentType, createOnly: true}
 	if err := e.d.upload(ctx, o); err != nil {
 		return err
 	}
@@ -79,7 +72,7 @@ func (e *export) Commit(ctx context.Context, m sdk.Manifest) (sdk.Receipt, error
 	name := e.d.layout.ReceiptKey()
 	sum := md5.Sum(body)
 	o := object{name: name, body: bytes.NewReader(body), size: int64(len(body)),
-		crc32c: crc32.Checksum(body, castagnoli), md5: sum[:], contentType: receiptContentType}
+		crc32c: crc32.Checksum(body, castagnoli), md5: sum[:], contentType: legacylayout.JSONContentType}
 	if err := e.d.receipts.Write(ctx, e.info.Time, func(ctx context.Context) error {
 		if err := e.putManifest(ctx, m); err != nil {
 			return err
@@ -107,7 +100,7 @@ func (e *export) putManifest(ctx context.Context, m sdk.Manifest) error {
 	}
 	sum := md5.Sum(body)
 	o := object{name: e.d.layout.ManifestKey(e.info.Time), body: bytes.NewReader(body), size: int64(len(body)),
-		crc32c: crc32.Checksum(body, castagnoli), md5: sum[:], contentType: receiptContentType, createOnly: true}
+		crc32c: crc32.Checksum(body, castagnoli), md5: sum[:], contentType: legacylayout.JSONContentType, createOnly: true}
 	err = e.d.upload(ctx, o)
 	if err != nil && e.info.Recommit && httpCode(err) == http.StatusPreconditionFailed {
 		e.log.Info("manifest already stored by the attempt being recommitted", "object", o.name)

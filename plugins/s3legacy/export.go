@@ -13,14 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/exportd/exportd/sdk"
-)
-
-// Content types of what the plugin writes. A .parquet.gz file is a plain
-// parquet file with GZIP column chunks, not a gzip stream, so it gets no
-// Content-Encoding.
-const (
-	parquetContentType = "application/vnd.apache.parquet"
-	receiptContentType = "application/json"
+	"github.com/exportd/exportd/sdk/legacylayout"
 )
 
 // export is one dump on its way into the bucket. The SDK guards the
@@ -83,7 +76,7 @@ func (e *export) Put(ctx context.Context, f sdk.File) error {
 	key := e.d.layout.FileKey(e.info.Time, f.Table, f.Index)
 	// A section reader is seekable, so every retry resends the same bytes.
 	body := io.NewSectionReader(file, 0, f.Size)
-	if err := e.d.put(ctx, e.creds, object{key: key, body: body, size: f.Size, sha256: f.SHA256, contentType: parquetContentType}); err != nil {
+	if err := e.d.put(ctx, e.creds, object{key: key, body: body, size: f.Size, sha256: f.SHA256, contentType: legacylayout.ParquetContentType}); err != nil {
 		if sdk.KindOf(err) == sdk.KindConfiguration {
 			e.mu.Lock()
 			if e.broken == nil {
@@ -105,7 +98,7 @@ func (e *export) Commit(ctx context.Context, m sdk.Manifest) (sdk.Receipt, error
 	body := e.d.layout.NewReceipt(e.info.Time, m).Marshal()
 	key := e.d.layout.ReceiptKey()
 	sum := sha256.Sum256(body)
-	obj := object{key: key, body: bytes.NewReader(body), size: int64(len(body)), sha256: sum[:], contentType: receiptContentType}
+	obj := object{key: key, body: bytes.NewReader(body), size: int64(len(body)), sha256: sum[:], contentType: legacylayout.JSONContentType}
 	if err := e.d.receipts.Write(ctx, e.info.Time, func(ctx context.Context) error {
 		if err := e.putManifest(ctx, m); err != nil {
 			return err
@@ -136,7 +129,7 @@ func (e *export) putManifest(ctx context.Context, m sdk.Manifest) error {
 	}
 	sum := sha256.Sum256(body)
 	key := e.d.layout.ManifestKey(e.info.Time)
-	if err := e.d.put(ctx, e.creds, object{key: key, body: bytes.NewReader(body), size: int64(len(body)), sha256: sum[:], contentType: receiptContentType}); err != nil {
+	if err := e.d.put(ctx, e.creds, object{key: key, body: bytes.NewReader(body), size: int64(len(body)), sha256: sum[:], contentType: legacylayout.JSONContentType}); err != nil {
 		return fmt.Errorf("put manifest: %w", err)
 	}
 	return nil

@@ -11,6 +11,7 @@ import (
 
 	"github.com/exportd/exportd/internal/testsupport"
 	"github.com/exportd/exportd/sdk"
+	"github.com/exportd/exportd/sdk/legacylayout"
 )
 
 // versityDestination configures an in-process destination writing into a
@@ -80,7 +81,7 @@ func TestStrictWireRefusesWrongBytes(t *testing.T) {
 	ctx := testContext(t)
 	body := []byte("the bytes the daemon encoded")
 	claimed := sha256.Sum256([]byte("other bytes"))
-	err := d.put(ctx, d.sessions.provider("exportd-acme"), object{key: "x/file.parquet.gz", body: bytes.NewReader(body), size: int64(len(body)), sha256: claimed[:], contentType: parquetContentType})
+	err := d.put(ctx, d.sessions.provider("exportd-acme"), object{key: "x/file.parquet.gz", body: bytes.NewReader(body), size: int64(len(body)), sha256: claimed[:], contentType: legacylayout.ParquetContentType})
 	if sdk.KindOf(err) != sdk.KindRetryable || !strings.Contains(err.Error(), "Mismatch") && !strings.Contains(err.Error(), "BadDigest") {
 		t.Fatalf("put with a wrong digest: %v, want a retryable digest mismatch", err)
 	}

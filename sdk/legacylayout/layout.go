@@ -28,6 +28,15 @@ const ReceiptName = "receipt.json"
 // FileSuffix ends every data file's name.
 const FileSuffix = ".parquet.gz"
 
+// Content types of the layout's objects, for stores that keep one. A
+// .parquet.gz file is a plain parquet file with GZIP column chunks, not a
+// gzip stream, so it takes no Content-Encoding. The receipt and the
+// manifest are JSON.
+const (
+	ParquetContentType = "application/vnd.apache.parquet"
+	JSONContentType    = "application/json"
+)
+
 // MinuteFormat names a dump's folder: the export time to the minute.
 const MinuteFormat = "2006-01-02T15:04"
 
