@@ -262,8 +262,8 @@ func testLeaderKilled(t *testing.T, stream string) {
 	c.settle(ctx)
 	took := time.Since(start)
 
-	c.checkOutcomes(accounts, func(a string) []string { return []string{runOf(a, 1).RunID, runOf(a, 2).RunID} })
 	st := c.store()
+	c.checkOutcomes(ctx, st, accounts, func(a string) []string { return []string{runOf(a, 1).RunID, runOf(a, 2).RunID} })
 	for _, a := range accounts {
 		c.checkLatestDump(ctx, st, a, runOf(a, 2).RunID)
 	}
@@ -279,9 +279,10 @@ func testLeaderKilled(t *testing.T, stream string) {
 		}
 	}
 	retried, answered, failedWrites := c.stateRetries()
-	lostAcks := 0
+	lostAcks, resent := 0, 0
 	for _, d := range c.replicas {
 		lostAcks += strings.Count(d.out.String(), "settling event failed")
+		resent += strings.Count(d.out.String(), "outcome messages sent again after a lost connection")
 	}
 	dumps := 0
 	for _, a := range accounts {
@@ -290,10 +291,11 @@ func testLeaderKilled(t *testing.T, stream string) {
 	}
 	t.Logf("%d accounts × 2 runs in %v: %d dumps; %s killed (it led %s), a new leader of %s after %v, restarted %v after the kill; "+
 		"%d state operations retried through the election (%d answered, %d given up), %d bookkeeping writes failed; "+
-		"%d events published again by the test, %d acknowledgements lost (redelivered after the ack wait)",
+		"%d events published again by the test, %d acknowledgements lost (redelivered after the ack wait), "+
+		"%d batches of outcomes sent again after a lost connection",
 		len(accounts), took.Round(time.Millisecond), dumps, c.nats.Nodes[victim].Name, strings.Join(led, ", "), led[0],
 		election.Round(time.Millisecond), restarted.Round(time.Millisecond), retried, answered, retried-answered, failedWrites,
-		c.republished, lostAcks)
+		c.republished, lostAcks, resent)
 }
 
 // listenEveryNode subscribes to outcomes on a connection to each node, so
@@ -490,15 +492,24 @@ func (c *jsCluster) consumerInfo(ctx context.Context) (*jetstream.ConsumerInfo, 
 }
 
 // checkOutcomes: every event has a final outcome, none failed, and no
-// (destination, run) was committed with two export times.
-func (c *jsCluster) checkOutcomes(accounts []string, runs func(string) []string) {
+// (destination, run) was committed with two export times. A missing
+// outcome is told apart from a lost event by the shared state.
+func (c *jsCluster) checkOutcomes(ctx context.Context, st *state.Store, accounts []string, runs func(string) []string) {
 	c.t.Helper()
 	final := c.final()
 	for _, a := range accounts {
 		for _, run := range runs(a) {
 			os := final[a+"/"+run]
 			if len(os) == 0 {
-				c.t.Errorf("%s: run %s has no final outcome: an event was lost", a, run)
+				rec, done, err := st.Completed(ctx, a, run)
+				switch {
+				case err != nil:
+					c.t.Errorf("%s: run %s has no final outcome, and its record cannot be read: %v", a, run, err)
+				case !done:
+					c.t.Errorf("%s: run %s has no final outcome and no record: an event was lost", a, run)
+				default:
+					c.t.Errorf("%s: run %s was handled (recorded %+v) but its outcome never reached NATS", a, run, rec)
+				}
 			}
 			times := map[time.Time]bool{}
 			for _, o := range os {

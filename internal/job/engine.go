@@ -273,8 +273,8 @@ func (e *Engine) publishResults(s spec, results []result, took time.Duration) {
 // announceCompleted publishes again, on the bus only, the outcome of a
 // run that a destination already completed, and reports whether it did.
 // A redelivered run that a newer one has superseded since may have been
-// exported by its first delivery, whose outcome was lost with that
-// replica's connection (outcomes are published at most once): saying
+// exported by its first delivery, whose outcome may have been lost with
+// that replica (it crashed, or its node died at the wrong moment): saying
 // "skipped" would misreport a dump the customer has. The notifiers heard
 // it the first time, in the process that exported it.
 func (e *Engine) announceCompleted(ctx context.Context, dest string, ev event.ModellingCompleted) bool {

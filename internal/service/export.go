@@ -29,7 +29,7 @@ func (s *Service) ExportNow(ctx context.Context, account string, dests []string,
 	}
 	spool := filepath.Join(s.Config.DataDir, "spool", fmt.Sprintf("export-%d", os.Getpid()))
 	defer os.RemoveAll(spool)
-	e := s.engine(c, spool)
+	e, _ := s.engine(c, spool)
 	if observer != nil {
 		e.Runner.Observer = observer
 	}

@@ -69,7 +69,16 @@ func (s *Service) Run(ctx context.Context) error {
 		return err
 	}
 	defer stopRegistry()
-	engine := s.engine(c, spool)
+	engine, bus := s.engine(c, spool)
+	defer func() {
+		// Outcomes of the last exports reach NATS before the connection
+		// closes.
+		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := bus.Close(cctx); err != nil {
+			log.Warn("stopping: outcomes lost", "error", err)
+		}
+	}()
 	engine.Slots = job.NewSlots(cfg.Jobs.Workers, cfg.Jobs.SmallWorkers, int64(cfg.Jobs.SmallRows))
 	stopReporting, err := s.startReporting(ctx, c, cons, engine)
 	if err != nil {
@@ -130,9 +139,11 @@ func heartbeat(ackWait time.Duration) time.Duration {
 	return max(ackWait/3, time.Second)
 }
 
-func (s *Service) engine(c *conn, spool string) *job.Engine {
+// engine builds the job engine, and returns with it the bus it publishes
+// on, which the caller closes.
+func (s *Service) engine(c *conn, spool string) (*job.Engine, *trigger.Bus) {
 	cfg := s.Config
-	bus := &trigger.Bus{NC: c.nc, JS: c.js, Stream: cfg.NATS.Stream}
+	bus := &trigger.Bus{NC: c.nc, JS: c.js, Stream: cfg.NATS.Stream, Log: s.Log}
 	progress := job.NewProgress(bus, time.Second, s.Log)
 	return &job.Engine{
 		Config: cfg,
@@ -154,7 +165,7 @@ func (s *Service) engine(c *conn, spool string) *job.Engine {
 		Owner:    owner(),
 		Log:      s.Log,
 		Progress: progress,
-	}
+	}, bus
 }
 
 func owner() string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -19,14 +20,39 @@ type Bus struct {
 	NC     *nats.Conn
 	JS     jetstream.JetStream
 	Stream string
+	Log    *slog.Logger // optional
 
 	mu     sync.Mutex
 	handle jetstream.Stream // looked up once: a look-up is a request
+
+	outMu sync.Mutex
+	out   *outbox
 }
 
-// Publish sends a core NATS message.
+// Publish queues a core NATS message; it is sent at once and sent again if
+// the connection breaks before the server confirms it (see outbox), so a
+// subscriber may receive it twice but a NATS node dying does not lose it.
+// Close sends what is still queued.
 func (b *Bus) Publish(subject string, data []byte) error {
-	return b.NC.Publish(subject, data)
+	b.outMu.Lock()
+	if b.out == nil {
+		b.out = newOutbox(b.NC, b.Log)
+	}
+	o := b.out
+	b.outMu.Unlock()
+	return o.publish(subject, data)
+}
+
+// Close waits, until ctx ends, for NATS to confirm the messages Publish
+// queued, and reports how many it did not. The connection stays open.
+func (b *Bus) Close(ctx context.Context) error {
+	b.outMu.Lock()
+	o := b.out
+	b.outMu.Unlock()
+	if o == nil {
+		return nil
+	}
+	return o.close(ctx)
 }
 
 // enqueueFor bounds how long Enqueue retries while the stream elects a
