@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -34,35 +32,17 @@ func writeConfig(t testing.TB, hcl string) string {
 	return p
 }
 
-// lockedBuffer collects a process's output.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // daemon is a running `exportd run`.
 type daemon struct {
 	cmd  *exec.Cmd
-	out  *lockedBuffer
+	out  *testsupport.LogBuffer
 	done chan error
 }
 
 // startDaemon runs `exportd run -config path` until the test ends.
 func startDaemon(t testing.TB, path string, env ...string) *daemon {
 	t.Helper()
-	d := &daemon{out: &lockedBuffer{}, done: make(chan error, 1)}
+	d := &daemon{out: &testsupport.LogBuffer{}, done: make(chan error, 1)}
 	d.cmd = exec.Command(exportdBinary(t), "run", "-config", path)
 	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
 	d.cmd.Env = append(os.Environ(), env...)

@@ -14,7 +14,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -242,13 +241,13 @@ func waitReceipt(t *testing.T, root string, timeout time.Duration) {
 // exportd is a running `exportd run`.
 type exportd struct {
 	cmd  *exec.Cmd
-	out  *lockedBuffer
+	out  *testsupport.LogBuffer
 	done chan struct{}
 }
 
 func startExportd(t *testing.T, bin, cfg string) *exportd {
 	t.Helper()
-	e := &exportd{out: &lockedBuffer{}, done: make(chan struct{})}
+	e := &exportd{out: &testsupport.LogBuffer{}, done: make(chan struct{})}
 	e.cmd = exec.Command(bin, "run", "-config", cfg)
 	e.cmd.Stdout, e.cmd.Stderr = e.out, e.out
 	if err := e.cmd.Start(); err != nil {
@@ -286,21 +285,4 @@ func (e *exportd) waitLog(t *testing.T, s string, timeout time.Duration) {
 			t.Fatalf("exportd never logged %q:\n%s", s, e.out)
 		}
 	}
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -1,7 +1,6 @@
 package pluginhost
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -10,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -21,29 +19,11 @@ import (
 	"github.com/exportd/exportd/sdk/host"
 )
 
-// syncBuffer collects log output from several goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func newHost(t *testing.T, specs []Spec, logs *syncBuffer) (*Host, *atomic.Int32) {
+func newHost(t *testing.T, specs []Spec, logs *testsupport.LogBuffer) (*Host, *atomic.Int32) {
 	t.Helper()
 	var restarts atomic.Int32
 	if logs == nil {
-		logs = &syncBuffer{}
+		logs = &testsupport.LogBuffer{}
 	}
 	h := New(specs, Options{
 		Dir:          testsupport.PluginDir(t, "localfs"),
@@ -57,7 +37,7 @@ func newHost(t *testing.T, specs []Spec, logs *syncBuffer) (*Host, *atomic.Int32
 
 func TestLaunchConfigureCheck(t *testing.T) {
 	ctx := context.Background()
-	logs := &syncBuffer{}
+	logs := &testsupport.LogBuffer{}
 	h, _ := newHost(t, nil, logs)
 	if err := h.Launch(ctx, []string{"localfs"}); err != nil {
 		t.Fatal(err)
@@ -196,7 +176,7 @@ func TestAttachToADebugPlugin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testsupport.LogBuffer{}
 	h := New([]Spec{{Name: "localfs", SHA256: strings.Repeat("0", 64)}}, Options{
 		Dir:    t.TempDir(),
 		Logger: slog.New(slog.NewTextHandler(logs, nil)),

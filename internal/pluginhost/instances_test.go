@@ -6,6 +6,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/exportd/exportd/internal/testsupport"
 	"github.com/exportd/exportd/sdk"
 )
 
@@ -15,7 +16,7 @@ import (
 // other alone. A restarted plugin is not given the removed one again.
 func TestInstancesSideBySide(t *testing.T) {
 	ctx := context.Background()
-	logs := &syncBuffer{}
+	logs := &testsupport.LogBuffer{}
 	h, restarts := newHost(t, nil, logs)
 	if err := h.Launch(ctx, []string{"localfs"}); err != nil {
 		t.Fatal(err)

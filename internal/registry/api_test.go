@@ -1,14 +1,12 @@
 package registry_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,24 +18,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// syncBuffer collects log output from several goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // fixture is the API on real parts: an in-process NATS with the registry
 // bucket, and a catalog over the real localfs and azblob plugins, whose
 // HCL configuration defines destination "static".
@@ -47,7 +27,7 @@ type fixture struct {
 	store *registry.Store
 	cat   *catalog.Catalog
 	srv   *registry.Server
-	logs  *syncBuffer
+	logs  *testsupport.LogBuffer
 }
 
 const fixtureHCL = `
@@ -72,7 +52,7 @@ func newFixture(t *testing.T, extra string, keys *registry.Keyring) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testsupport.LogBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	host := pluginhost.New(nil, pluginhost.Options{Dir: testsupport.PluginDir(t, "localfs", testsupport.RegFS, "azblob"), Logger: log})
 	t.Cleanup(host.Close)
