@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"syscall"
@@ -121,18 +123,32 @@ func (p *serverProcess) rssBytes() int64 {
 	return 0
 }
 
-// waitHTTP polls url until it answers at all (any status proves that the
-// server listens), the process exits, or ctx ends.
-func (p *serverProcess) waitHTTP(ctx context.Context, url string) error {
+// waitHTTP polls url until it answers at all (any status proves that a
+// server listens), the process exits, or ctx ends. An answer counts only
+// when the process (or one of its group) holds the listening socket: when
+// another test's server took the port first, this one fails to bind, yet
+// the other answers, and seeding it would mix two tests' state.
+func (p *serverProcess) waitHTTP(ctx context.Context, rawURL string) error {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return err
+	}
+	port, err := strconv.Atoi(u.Port())
+	if err != nil {
+		return fmt.Errorf("%s: no port in %s", p.name, rawURL)
+	}
 	client := &http.Client{Timeout: time.Second}
 	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
 		if err != nil {
 			return err
 		}
 		resp, err := client.Do(req)
 		if err == nil {
 			resp.Body.Close()
+			if !p.listensOn(port) {
+				return fmt.Errorf("%s: port %d is held by another process", p.name, port)
+			}
 			return nil
 		}
 		if p.exited() {
@@ -140,8 +156,61 @@ func (p *serverProcess) waitHTTP(ctx context.Context, url string) error {
 		}
 		select {
 		case <-ctx.Done():
-			return errors.Join(fmt.Errorf("%s did not answer on %s: %w", p.name, url, ctx.Err()), err)
+			return errors.Join(fmt.Errorf("%s did not answer on %s: %w", p.name, rawURL, ctx.Err()), err)
 		case <-time.After(25 * time.Millisecond):
 		}
 	}
+}
+
+// listensOn reports whether a process of p's group holds a socket that
+// listens on TCP port (read from Linux's /proc).
+func (p *serverProcess) listensOn(port int) bool {
+	inodes := listeningInodes(port)
+	if len(inodes) == 0 {
+		return false
+	}
+	pids, _ := filepath.Glob("/proc/[0-9]*")
+	for _, dir := range pids {
+		stat, err := os.ReadFile(filepath.Join(dir, "stat"))
+		if err != nil {
+			continue
+		}
+		// Fields after the command name, which is in parentheses: state,
+		// ppid, pgrp.
+		_, rest, ok := bytes.Cut(stat, []byte(") "))
+		f := bytes.Fields(rest)
+		if !ok || len(f) < 3 || string(f[2]) != strconv.Itoa(p.cmd.Process.Pid) {
+			continue
+		}
+		fds, _ := filepath.Glob(filepath.Join(dir, "fd", "*"))
+		for _, fd := range fds {
+			if link, err := os.Readlink(fd); err == nil && inodes[link] {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// listeningInodes returns the sockets that listen on TCP port, as the
+// fd links name them ("socket:[inode]").
+func listeningInodes(port int) map[string]bool {
+	const listen = "0A"
+	want := fmt.Sprintf(":%04X", port)
+	inodes := map[string]bool{}
+	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		b, err := os.ReadFile(table)
+		if err != nil {
+			continue
+		}
+		for _, line := range bytes.Split(b, []byte("\n"))[1:] {
+			f := bytes.Fields(line)
+			// sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+			if len(f) < 10 || !bytes.HasSuffix(f[1], []byte(want)) || string(f[3]) != listen {
+				continue
+			}
+			inodes["socket:["+string(f[9])+"]"] = true
+		}
+	}
+	return inodes
 }
