@@ -5,11 +5,11 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/exportd/exportd/internal/event"
+	"github.com/exportd/exportd/internal/testsupport"
 )
 
 // TestSlots: small exports take small slots, large ones large slots; as
@@ -109,7 +109,7 @@ func TestSlots(t *testing.T) {
 // handed back to the stream to come back, and exports once it can run.
 func TestLargeExportsTakeTheirTurn(t *testing.T) {
 	f := newFixture(t, `backoff = ["1s"]`, "a")
-	var logs lockedLog
+	var logs testsupport.LogBuffer
 	f.e.Log = slog.New(slog.NewTextHandler(&logs, nil))
 	f.e.Slots = NewSlots(1, 1, 5000) // the fixture's exports encode 8,360 rows
 	ctx := context.Background()
@@ -148,22 +148,4 @@ func TestLargeExportsTakeTheirTurn(t *testing.T) {
 	if _, after, _ := f.receipt("a"); !after.After(before) {
 		t.Fatalf("the second run was not exported: receipt time %v, before %v", after, before)
 	}
-}
-
-// lockedLog is a log destination safe for concurrent writers.
-type lockedLog struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
